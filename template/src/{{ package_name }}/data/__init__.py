@@ -1,0 +1,1 @@
+"""Data layer: schema, sources, ingestion."""

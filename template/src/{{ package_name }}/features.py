@@ -1,0 +1,35 @@
+"""Feature computation, shared by training and serving.
+
+The fitted transformer is part of the registered model, so serving applies exactly the
+transformation training learned; ``serving/scorer.py`` compiles it to plain numpy.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from .data.schema import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
+
+
+def build_transformer() -> ColumnTransformer:
+    return ColumnTransformer(
+        [
+            ("num", StandardScaler(), NUMERIC_FEATURES),
+            (
+                "cat",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=float),
+                CATEGORICAL_FEATURES,
+            ),
+        ],
+        verbose_feature_names_out=False,
+    )
+
+
+def feature_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Select the model inputs: PII, protected attributes, key and label never pass."""
+    out: pd.DataFrame = frame[FEATURES].copy()
+    for col in NUMERIC_FEATURES:
+        out[col] = out[col].astype(float)
+    return out

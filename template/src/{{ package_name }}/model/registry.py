@@ -1,0 +1,73 @@
+"""MLflow wiring: where runs and models live, and how the served model is found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..settings import Settings
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    name: str
+    version: str
+    alias: str
+    run_id: str
+    tags: dict[str, str]
+    created_ms: int
+
+
+def configure(settings: Settings) -> Any:
+    """Point MLflow at the configured stores and return a client."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    tracking = settings.sqlite_abs(settings.mlflow.tracking_uri)
+    if tracking.startswith("sqlite:///"):
+        Path(tracking.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking)
+    registry = settings.mlflow.registry_uri
+    if registry:
+        mlflow.set_registry_uri(settings.sqlite_abs(registry))
+    return MlflowClient()
+
+
+def ensure_experiment(settings: Settings) -> str:
+    import mlflow
+
+    configure(settings)
+    name = settings.mlflow.experiment
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    location = settings.mlflow.artifact_location
+    if "://" not in location:
+        path = settings.path(location)
+        path.mkdir(parents=True, exist_ok=True)
+        location = path.as_uri()
+    if settings.mlflow.tracking_uri.startswith("http"):
+        location = ""  # a tracking server decides where artifacts go (its artifact proxy)
+    return str(mlflow.create_experiment(name, artifact_location=location or None))
+
+
+def resolve_alias(settings: Settings, alias: str | None = None) -> ModelRef:
+    client = configure(settings)
+    alias = alias or settings.serving.alias
+    mv = client.get_model_version_by_alias(settings.model.name, alias)
+    return ModelRef(
+        name=mv.name,
+        version=str(mv.version),
+        alias=alias,
+        run_id=mv.run_id or "",
+        tags=dict(mv.tags or {}),
+        created_ms=int(mv.creation_timestamp or 0),
+    )
+
+
+def load_pipeline(settings: Settings, ref: ModelRef) -> Any:
+    import mlflow.sklearn
+
+    configure(settings)
+    return mlflow.sklearn.load_model(f"models:/{ref.name}/{ref.version}")

@@ -1,0 +1,1 @@
+"""Online serving: request contract, compiled scorer, FastAPI app."""

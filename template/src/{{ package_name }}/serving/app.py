@@ -1,0 +1,122 @@
+"""The prediction service."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, Request
+from fastapi.responses import ORJSONResponse
+from pydantic import BaseModel, Field
+
+from ..model.registry import ModelRef, load_pipeline, resolve_alias
+from ..settings import Settings, get_settings
+from .contract import Features
+from .scorer import CompiledScorer, top_contributions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    ref: ModelRef
+    scorer: CompiledScorer
+
+
+class ModelState:
+    """The live model, or the reason there is none yet."""
+
+    def __init__(self) -> None:
+        self.current: LoadedModel | None = None
+        self.reason = "model not loaded yet"
+
+    def load(self, settings: Settings) -> None:
+        try:
+            ref = resolve_alias(settings)
+            self.current = LoadedModel(ref, CompiledScorer(load_pipeline(settings, ref)))
+        except Exception as exc:
+            self.current = None
+            self.reason = (
+                f"cannot load model '{settings.model.name}@{settings.serving.alias}': {exc}"
+            )
+            log.warning(self.reason)
+
+
+class Batch(BaseModel):
+    rows: list[Features] = Field(..., min_length=1)  # type: ignore[valid-type]
+
+
+class Prediction(BaseModel):
+    prediction: int
+    probability: float
+    explanation: dict[str, float]
+
+
+class PredictResponse(BaseModel):
+    request_id: str
+    model_name: str
+    model_version: str
+    predictions: list[Prediction]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    state = ModelState()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.load(settings)
+        yield
+
+    app = FastAPI(
+        title=settings.model.name,
+        version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    app.state.model = state
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", responses={503: {"description": "No model loaded, with the reason"}})
+    async def ready() -> Any:
+        if state.current is None:
+            return ORJSONResponse({"status": "not ready", "reason": state.reason}, status_code=503)
+        return {"status": "ready", "model_version": state.current.ref.version}
+
+    @app.post("/predict", response_model=PredictResponse)
+    async def predict(
+        request: Request,
+        body: Annotated[Features | Batch, Body()],  # type: ignore[valid-type]
+    ) -> Any:
+        loaded = state.current
+        if loaded is None:
+            return ORJSONResponse({"detail": state.reason}, status_code=503)
+        rows: list[BaseModel] = body.rows if isinstance(body, Batch) else [body]
+        if len(rows) > settings.serving.max_batch_rows:
+            return ORJSONResponse(
+                {"detail": f"rows: at most {settings.serving.max_batch_rows} rows per request"},
+                status_code=413,
+            )
+        scores = loaded.scorer.score([r.__dict__ for r in rows])
+        return {
+            "request_id": request.headers.get("x-request-id") or uuid.uuid4().hex,
+            "model_name": loaded.ref.name,
+            "model_version": loaded.ref.version,
+            "predictions": [
+                {
+                    "prediction": int(p >= 0.5),
+                    "probability": float(p),
+                    "explanation": top_contributions(scores.contributions[i]),
+                }
+                for i, p in enumerate(scores.probability)
+            ],
+        }
+
+    return app
