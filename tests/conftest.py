@@ -1,0 +1,74 @@
+"""Fixtures for the template's own tests: generate real projects from this checkout.
+
+Quick tier: `render()` renders without running tasks (seconds). Generated tier: `generate()`
+runs the real post-generation verification (lock, install, lint, tests, train, serve).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_binary(name: str, why: str) -> str:
+    """The binary's path; skip (on a laptop) or fail (under CI=true) when it is missing."""
+    found = shutil.which(name)
+    if found:
+        return found
+    message = f"{name} not found: {why} (.ci/run installs it)"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def render(dst: Path, tasks: bool = False, **answers: Any) -> Path:
+    """Render the template into dst with the given answers (defaults for the rest)."""
+    answers.setdefault("verify", False)
+    copier.run_copy(
+        str(ROOT),
+        dst,
+        data=answers,
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        skip_tasks=not tasks,
+        vcs_ref="HEAD",
+    )
+    return dst
+
+
+def generate(dst: Path, **answers: Any) -> Path:
+    """Generate and verify a project for real (the copier task runs the whole verification)."""
+    answers.setdefault("verify", True)
+    return render(dst, tasks=True, **answers)
+
+
+def uv_run(project: Path, *args: str, timeout: float = 900, env: dict[str, str] | None = None,
+           check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command inside a generated project's locked environment."""
+    full_env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"} | (env or {})
+    proc = subprocess.run(
+        ["uv", "run", "-q", "--locked", *args],
+        cwd=project, capture_output=True, text=True, timeout=timeout, env=full_env, check=False,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"`{' '.join(args)}` exited {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
+    return proc
+
+
+@pytest.fixture(scope="session")
+def default_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One project generated with default answers and verified, shared by generated-tier tests."""
+    yield generate(tmp_path_factory.mktemp("default") / "churn-pilot")
