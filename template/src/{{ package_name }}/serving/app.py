@@ -2,49 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Request
 from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
-from ..model.registry import ModelRef, load_pipeline, resolve_alias
+from ..monitoring.window import PredictionWindow
 from ..settings import Settings, get_settings
 from .contract import Features
-from .scorer import CompiledScorer, top_contributions
-
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class LoadedModel:
-    ref: ModelRef
-    scorer: CompiledScorer
-
-
-class ModelState:
-    """The live model, or the reason there is none yet."""
-
-    def __init__(self) -> None:
-        self.current: LoadedModel | None = None
-        self.reason = "model not loaded yet"
-
-    def load(self, settings: Settings) -> None:
-        try:
-            ref = resolve_alias(settings)
-            self.current = LoadedModel(ref, CompiledScorer(load_pipeline(settings, ref)))
-        except Exception as exc:
-            self.current = None
-            self.reason = (
-                f"cannot load model '{settings.model.name}@{settings.serving.alias}': {exc}"
-            )
-            log.warning(self.reason)
-
+from .model_state import ModelState
+from .scorer import top_contributions
 
 class Batch(BaseModel):
     rows: list[Features] = Field(..., min_length=1)  # type: ignore[valid-type]
@@ -66,6 +37,11 @@ class PredictResponse(BaseModel):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     state = ModelState()
+    window = PredictionWindow(
+        settings.path(settings.monitoring.window_path),
+        settings.monitoring.window_rows,
+        settings.monitoring.sample_rate,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -104,7 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 {"detail": f"rows: at most {settings.serving.max_batch_rows} rows per request"},
                 status_code=413,
             )
-        scores = loaded.scorer.score([r.__dict__ for r in rows])
+        records = [r.__dict__ for r in rows]
+        scores = loaded.scorer.score(records)
+        window.record(records, scores.probability.tolist(), loaded.ref.version)
         return {
             "request_id": request.headers.get("x-request-id") or uuid.uuid4().hex,
             "model_name": loaded.ref.name,

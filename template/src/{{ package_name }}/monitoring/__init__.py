@@ -1,0 +1,1 @@
+"""Monitoring: the served-traffic window, drift and staleness."""

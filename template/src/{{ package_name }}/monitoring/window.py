@@ -1,0 +1,68 @@
+"""A bounded, sampled window of served inputs and predictions, kept on disk for drift checks.
+
+Format: JSON lines, one per sampled row: ``{"ts": <unix seconds>, "model_version": "3",
+"features": {...}, "probability": 0.42}``. The file is compacted to the newest ``max_rows``
+rows whenever it grows past twice that, so it stays bounded without a background job.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+
+class PredictionWindow:
+    def __init__(self, path: Path, max_rows: int, sample_rate: float, seed: int | None = None):
+        self.path = path
+        self.max_rows = max_rows
+        self.sample_rate = sample_rate
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._rows_on_disk: int | None = None
+
+    def record(
+        self, rows: Sequence[Mapping[str, Any]], probabilities: Sequence[float], version: str
+    ) -> None:
+        if self.sample_rate <= 0:
+            return
+        now = time.time()
+        lines = [
+            orjson.dumps(
+                {"ts": now, "model_version": version, "features": dict(r), "probability": float(p)}
+            )
+            for r, p in zip(rows, probabilities, strict=True)
+            if self.sample_rate >= 1 or self._rng.random() < self.sample_rate
+        ]
+        if not lines:
+            return
+        with self._lock:
+            if self._rows_on_disk is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._rows_on_disk = len(self.read_lines())
+            with self.path.open("ab") as fh:
+                fh.write(b"\n".join(lines) + b"\n")
+            self._rows_on_disk += len(lines)
+            if self._rows_on_disk > 2 * self.max_rows:
+                self._compact()
+
+    def read_lines(self) -> list[bytes]:
+        try:
+            return self.path.read_bytes().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def read(self) -> list[dict[str, Any]]:
+        return [orjson.loads(line) for line in self.read_lines() if line.strip()]
+
+    def _compact(self) -> None:
+        keep = self.read_lines()[-self.max_rows :]
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_bytes(b"\n".join(keep) + b"\n")
+        tmp.replace(self.path)
+        self._rows_on_disk = len(keep)
