@@ -17,6 +17,7 @@ from .contract import Features
 from .model_state import ModelState
 from .scorer import top_contributions
 
+
 class Batch(BaseModel):
     rows: list[Features] = Field(..., min_length=1)  # type: ignore[valid-type]
 
