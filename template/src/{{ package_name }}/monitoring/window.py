@@ -3,6 +3,8 @@
 Format: JSON lines, one per sampled row: ``{"ts": <unix seconds>, "model_version": "3",
 "features": {...}, "probability": 0.42}``. The file is compacted to the newest ``max_rows``
 rows whenever it grows past twice that, so it stays bounded without a background job.
+Rows are buffered in memory and appended at most once a second (or every 512 rows), so the
+serving path does not open a file per request; ``flush()`` writes the rest (at shutdown).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class PredictionWindow:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._rows_on_disk: int | None = None
+        self._buffer: list[bytes] = []
+        self._flushed_at = time.monotonic()
 
     def record(
         self, rows: Sequence[Mapping[str, Any]], probabilities: Sequence[float], version: str
@@ -42,14 +46,28 @@ class PredictionWindow:
         if not lines:
             return
         with self._lock:
-            if self._rows_on_disk is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._rows_on_disk = len(self.read_lines())
-            with self.path.open("ab") as fh:
-                fh.write(b"\n".join(lines) + b"\n")
-            self._rows_on_disk += len(lines)
-            if self._rows_on_disk > 2 * self.max_rows:
-                self._compact()
+            self._buffer.extend(lines)
+            if len(self._buffer) < 512 and time.monotonic() - self._flushed_at < 1.0:
+                return
+            self._write()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._write()
+
+    def _write(self) -> None:
+        self._flushed_at = time.monotonic()
+        lines, self._buffer = self._buffer, []
+        if not lines:
+            return
+        if self._rows_on_disk is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._rows_on_disk = len(self.read_lines())
+        with self.path.open("ab") as fh:
+            fh.write(b"\n".join(lines) + b"\n")
+        self._rows_on_disk += len(lines)
+        if self._rows_on_disk > 2 * self.max_rows:
+            self._compact()
 
     def read_lines(self) -> list[bytes]:
         try:
@@ -58,6 +76,7 @@ class PredictionWindow:
             return []
 
     def read(self) -> list[dict[str, Any]]:
+        self.flush()
         return [orjson.loads(line) for line in self.read_lines() if line.strip()]
 
     def _compact(self) -> None:

@@ -1,31 +1,47 @@
-"""The prediction service."""
+"""The prediction service.
 
-from __future__ import annotations
+Every decision is scored by the compiled scorer (the registered pipeline's own parameters),
+explained exactly, written durably to the decision log, then answered. Access needs an API
+key with the right role (``serving/auth.py``) unless dev runs open.
+"""
 
-import uuid
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, Request
-from fastapi.responses import ORJSONResponse
-from pydantic import BaseModel, Field
+from fastapi import Body, Depends, FastAPI, HTTPException, Request, Security
+from fastapi.responses import Response
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, Field, create_model
 
+from ..data.schema import FEATURES
 from ..monitoring.window import PredictionWindow
-from ..settings import Settings, get_settings
+from ..settings import ConfigError, Settings, get_settings
+from . import errors
+from .auth import ApiKey, Authenticator, KeyConfigError, key_problems, load_keys
 from .contract import Features
+from .decision_log import DecisionLog, DecisionLogError, encode, protect, utc_now
+from .errors import JsonResponse
+from .metrics import Metrics
+from .middleware import ServingMiddleware
 from .model_state import ModelState
 from .scorer import top_contributions
 
+log = logging.getLogger(__name__)
 
-class Batch(BaseModel):
-    rows: list[Features] = Field(..., min_length=1)  # type: ignore[valid-type]
+ROW_EXAMPLE = Features.model_json_schema()["examples"][0]
+ROUTES = {"/predict", "/explain", "/metadata", "/health", "/ready", "/metrics", "/admin/reload"}
 
 
 class Prediction(BaseModel):
-    prediction: int
+    prediction: int = Field(description="1 when probability >= 0.5")
     probability: float
-    explanation: dict[str, float]
+    explanation: dict[str, float] = Field(
+        description="Top input columns by absolute log-odds contribution (exact for this model)"
+    )
 
 
 class PredictResponse(BaseModel):
@@ -35,67 +51,283 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction]
 
 
+class Explanation(BaseModel):
+    probability: float
+    intercept: float = Field(description="Log-odds of the model before any input column")
+    contributions: dict[str, float] = Field(
+        description="Every input column's log-odds contribution; intercept + sum = log-odds"
+    )
+
+
+class ExplainResponse(BaseModel):
+    request_id: str
+    model_name: str
+    model_version: str
+    explanations: list[Explanation]
+
+
+class Metadata(BaseModel):
+    model_name: str
+    model_version: str
+    alias: str
+    trained_at: str | None = Field(description="When the model version was registered (UTC)")
+    training_data_hash: str | None = Field(description="SHA-256 of the training rows")
+    detail: dict[str, Any] | None = Field(
+        default=None, description="Run id and version tags (admin keys only)"
+    )
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str = Field(description="'<field>: <problem>' for the first offending field")
+    fields: list[dict[str, str]] | None = None
+    request_id: str | None = None
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        401: "Missing or unknown API key (header X-API-Key)",
+        403: "The key lacks the role this endpoint needs",
+        413: "Body larger than the configured limit",
+        422: "Invalid request; the message names the field",
+        503: "No model loaded, with the reason",
+        504: "The request took longer than the configured timeout",
+    }
+    return {c: {"model": ErrorBody, "description": text[c]} for c in codes}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    problems = key_problems(settings)
+    if problems:
+        raise ConfigError(problems[0])
+    try:
+        auth = Authenticator(load_keys(settings))
+    except (OSError, KeyConfigError) as exc:  # pragma: no cover - key_problems reports it
+        raise ConfigError(str(exc)) from None
     state = ModelState()
+    metrics = Metrics()
+    decisions = DecisionLog(
+        settings.path(settings.serving.decision_log_dir),
+        settings.serving.decision_log_max_bytes,
+        on_commit=metrics.decision_batch.observe,
+    )
     window = PredictionWindow(
         settings.path(settings.monitoring.window_path),
         settings.monitoring.window_rows,
         settings.monitoring.sample_rate,
     )
+    batch_model: Any = create_model(
+        "Batch",
+        rows=(
+            list[Features],  # type: ignore[valid-type]
+            Field(..., min_length=1, max_length=settings.serving.max_batch_rows),
+        ),
+        __config__={
+            "extra": "forbid",
+            "json_schema_extra": {"examples": [{"rows": [ROW_EXAMPLE, ROW_EXAMPLE]}]},
+        },
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if auth.open:
+            log.warning("dev: API is open, no keys configured (APP_SERVING__API_KEYS)")
+        decisions.start()
         state.load(settings)
-        yield
+        metrics.model_loaded.set(1 if state.current else 0)
+        try:
+            yield
+        finally:
+            decisions.close()  # after uvicorn drained in-flight requests
+            window.flush()
 
     app = FastAPI(
         title=settings.model.name,
         version="0.1.0",
+        description=(
+            "Scores one row or a batch with the registered model, explains each decision "
+            "exactly and records it in the durable decision log before answering."
+        ),
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
+        default_response_class=JsonResponse,
     )
     app.state.model = state
+    app.state.decisions = decisions
+    errors.install(app)
+    app.add_middleware(
+        ServingMiddleware,
+        metrics=metrics,
+        routes=ROUTES,
+        max_body=settings.serving.max_body_bytes,
+        timeout_s=settings.serving.request_timeout_s,
+    )
+    header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
 
-    @app.get("/health")
+    def role(needed: str) -> Any:
+        async def check(presented: Annotated[str | None, Security(header)]) -> ApiKey:
+            key = auth.identify(presented)
+            if key is None:
+                raise HTTPException(401, "X-API-Key: missing or unknown API key")
+            if not key.allows(needed):
+                raise HTTPException(403, f"X-API-Key: key '{key.key_id}' lacks role {needed}")
+            return key
+
+        return Depends(check)
+
+    async def decide(
+        request: Request, body: Any, key: ApiKey, full: bool
+    ) -> tuple[Any, list[dict[str, Any]]]:
+        loaded = state.current
+        if loaded is None:
+            raise HTTPException(503, state.reason)
+        rows: list[Any] = body.rows if hasattr(body, "rows") else [body]
+        records = [r.__dict__ for r in rows]
+        scores = loaded.scorer.score(records)
+        probabilities = scores.probability.tolist()
+        top = [top_contributions(c) for c in scores.contributions]
+        out: list[dict[str, Any]]
+        if full:
+            out = [
+                {
+                    "probability": p,
+                    "intercept": scores.intercept,
+                    "contributions": dict(zip(FEATURES, c.tolist(), strict=True)),
+                }
+                for p, c in zip(probabilities, scores.contributions, strict=True)
+            ]
+        else:
+            out = [
+                {"prediction": int(p >= 0.5), "probability": p, "explanation": t}
+                for p, t in zip(probabilities, top, strict=True)
+            ]
+        request_id = request.state.request_id
+        ts = utc_now()
+        latency_ms = round((time.perf_counter() - request.state.started) * 1000, 3)
+        ref = loaded.ref
+        lines = b"".join(
+            encode(
+                {
+                    "request_id": request_id,
+                    "row": i,
+                    "ts": ts,
+                    "key_id": key.key_id,
+                    "model_name": ref.name,
+                    "model_version": ref.version,
+                    "inputs": protect(r),
+                    "output": {"prediction": int(p >= 0.5), "probability": p},
+                    "explanation": t,
+                    "latency_ms": latency_ms,
+                }
+            )
+            for i, (r, p, t) in enumerate(zip(records, probabilities, top, strict=True))
+        )
+        try:
+            await decisions.append(lines)
+        except DecisionLogError as exc:
+            log.error(str(exc))
+            raise HTTPException(503, "decision log unavailable; decision not made") from None
+        window.record(records, probabilities, ref.version)
+        metrics.predicted(ref.version, len(records))
+        head = {"request_id": request_id, "model_name": ref.name, "model_version": ref.version}
+        return head, out
+
+    body_examples = {
+        "one row": {"summary": "One row", "value": ROW_EXAMPLE},
+        "batch": {"summary": "A batch", "value": {"rows": [ROW_EXAMPLE, ROW_EXAMPLE]}},
+    }
+    rows_body = Body(openapi_examples=body_examples)  # type: ignore[arg-type]
+    predictor = Annotated[ApiKey, role("predict")]
+    admin = Annotated[ApiKey, role("admin")]
+
+    @app.post(
+        "/predict",
+        response_model=PredictResponse,
+        responses=_errors(401, 403, 413, 422, 503, 504),
+        summary="Score one row or a batch; each decision is logged before the answer",
+    )
+    async def predict(
+        request: Request,
+        body: Annotated[Features | batch_model, rows_body],  # type: ignore[valid-type]
+        key: predictor,
+    ) -> Any:
+        head, out = await decide(request, body, key, full=False)
+        return JsonResponse(head | {"predictions": out})
+
+    @app.post(
+        "/explain",
+        response_model=ExplainResponse,
+        responses=_errors(401, 403, 413, 422, 503, 504),
+        summary="Score with every column's exact log-odds contribution (logged as decisions)",
+    )
+    async def explain(
+        request: Request,
+        body: Annotated[Features | batch_model, rows_body],  # type: ignore[valid-type]
+        key: predictor,
+    ) -> Any:
+        head, out = await decide(request, body, key, full=True)
+        return JsonResponse(head | {"explanations": out})
+
+    @app.get(
+        "/metadata",
+        response_model=Metadata,
+        responses=_errors(401, 403, 503),
+        summary="The served model; admin keys also get run id and tags",
+    )
+    async def metadata(key: predictor) -> Any:
+        loaded = state.current
+        if loaded is None:
+            raise HTTPException(503, state.reason)
+        ref = loaded.ref
+        trained = (
+            datetime.fromtimestamp(ref.created_ms / 1000, UTC).isoformat()
+            if ref.created_ms
+            else None
+        )
+        body: dict[str, Any] = {
+            "model_name": ref.name,
+            "model_version": ref.version,
+            "alias": ref.alias,
+            "trained_at": trained,
+            "training_data_hash": ref.tags.get("data_sha256"),
+        }
+        if key.allows("admin"):
+            body["detail"] = {"run_id": ref.run_id, "tags": ref.tags}
+        return body
+
+    @app.post(
+        "/admin/reload",
+        response_model=Metadata,
+        responses=_errors(401, 403, 503),
+        summary="Reload the model behind the alias now (admin)",
+    )
+    async def reload(key: admin) -> Any:
+        state.load(settings)
+        metrics.model_loaded.set(1 if state.current else 0)
+        log.info("reload by %s: %s", key.key_id, state.current.ref if state.current else None)
+        return await metadata(key)
+
+    @app.get("/health", summary="Liveness: the process answers")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", responses={503: {"description": "No model loaded, with the reason"}})
+    @app.get(
+        "/ready",
+        responses={503: {"description": "No model loaded, with the reason"}},
+        summary="Readiness: a model is loaded",
+    )
     async def ready() -> Any:
         if state.current is None:
-            return ORJSONResponse({"status": "not ready", "reason": state.reason}, status_code=503)
+            return JsonResponse({"status": "not ready", "reason": state.reason}, status_code=503)
         return {"status": "ready", "model_version": state.current.ref.version}
 
-    @app.post("/predict", response_model=PredictResponse)
-    async def predict(
-        request: Request,
-        body: Annotated[Features | Batch, Body()],  # type: ignore[valid-type]
-    ) -> Any:
-        loaded = state.current
-        if loaded is None:
-            return ORJSONResponse({"detail": state.reason}, status_code=503)
-        rows: list[BaseModel] = body.rows if isinstance(body, Batch) else [body]
-        if len(rows) > settings.serving.max_batch_rows:
-            return ORJSONResponse(
-                {"detail": f"rows: at most {settings.serving.max_batch_rows} rows per request"},
-                status_code=413,
-            )
-        records = [r.__dict__ for r in rows]
-        scores = loaded.scorer.score(records)
-        window.record(records, scores.probability.tolist(), loaded.ref.version)
-        return {
-            "request_id": request.headers.get("x-request-id") or uuid.uuid4().hex,
-            "model_name": loaded.ref.name,
-            "model_version": loaded.ref.version,
-            "predictions": [
-                {
-                    "prediction": int(p >= 0.5),
-                    "probability": float(p),
-                    "explanation": top_contributions(scores.contributions[i]),
-                }
-                for i, p in enumerate(scores.probability)
-            ],
-        }
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        summary="Prometheus metrics",
+        responses={200: {"content": {"text/plain": {}}}},
+    )
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     return app

@@ -1,0 +1,108 @@
+"""Uniform JSON errors: every client mistake is a 4xx naming the field, never a 500.
+
+Body: ``{"error": "<kind>", "message": "<field>: <problem>", "fields": [...],
+"request_id": "..."}``. Validation errors list every offending field; the first one is in
+``message`` so a log line or a caller sees the cause at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException
+
+from .logs import REQUEST_ID
+
+log = logging.getLogger(__name__)
+
+
+class JsonResponse(Response):
+    """JSON rendered by orjson (numpy-free plain data; fast on the prediction path)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+_KINDS = {
+    400: "bad request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not found",
+    405: "method not allowed",
+    413: "too large",
+    415: "unsupported media type",
+    422: "invalid request",
+    503: "unavailable",
+    504: "timeout",
+}
+# Pydantic names union branches and wrappers in error locations; callers only know fields.
+_NOISE_PREFIXES = ("function-", "json-or-python", "lax-or-strict", "tagged-union")
+
+
+def content(status: int, message: str, fields: list[dict[str, str]] | None = None) -> Any:
+    body: dict[str, Any] = {"error": _KINDS.get(status, "error"), "message": message}
+    if fields:
+        body["fields"] = fields
+    body["request_id"] = REQUEST_ID.get()
+    return body
+
+
+def error_body(status: int, message: str) -> bytes:
+    return orjson.dumps(content(status, message))
+
+
+def json_error(status: int, message: str, fields: list[dict[str, str]] | None = None) -> Any:
+    return JsonResponse(status_code=status, content=content(status, message, fields))
+
+
+def _field(loc: tuple[Any, ...], branch: str | None) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header"}:
+        parts = parts[1:]
+    if parts and branch is not None and parts[0] in {"Features", "Batch"}:
+        parts = parts[1:]
+    parts = [p for p in parts if not p.startswith(_NOISE_PREFIXES)]
+    return ".".join(parts) or "body"
+
+
+def validation_fields(exc: RequestValidationError, body: Any) -> list[dict[str, str]]:
+    """Errors of the branch the caller meant: a body with ``rows`` is a batch."""
+    branch = None
+    errors = list(exc.errors())
+    if any(len(e.get("loc", ())) > 1 and e["loc"][1] in {"Features", "Batch"} for e in errors):
+        branch = "Batch" if isinstance(body, dict) and "rows" in body else "Features"
+        errors = [e for e in errors if len(e["loc"]) < 2 or e["loc"][1] == branch]
+    return [
+        {"field": _field(tuple(e.get("loc", ())), branch), "problem": str(e.get("msg", ""))}
+        for e in errors
+    ]
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Any:
+        fields = validation_fields(exc, exc.body)
+        first = fields[0] if fields else {"field": "body", "problem": "invalid"}
+        return json_error(422, f"{first['field']}: {first['problem']}", fields)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Any:
+        response = json_error(exc.status_code, str(exc.detail))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Any:
+        if isinstance(exc, UnicodeDecodeError | ValueError):
+            # Undecodable input reaching a handler is the caller's mistake, not ours.
+            return json_error(400, f"body: cannot decode request ({exc.__class__.__name__})")
+        log.exception("unhandled error")
+        return json_error(500, "internal error (logged with this request id)")
