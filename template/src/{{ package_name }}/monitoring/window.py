@@ -3,8 +3,8 @@
 Format: JSON lines, one per sampled row: ``{"ts": <unix seconds>, "model_version": "3",
 "features": {...}, "probability": 0.42}``. The file is compacted to the newest ``max_rows``
 rows whenever it grows past twice that, so it stays bounded without a background job.
-Rows are buffered in memory and appended at most once a second (or every 512 rows), so the
-serving path does not open a file per request; ``flush()`` writes the rest (at shutdown).
+``record`` only queues rows: a background thread encodes and appends them once a second, so
+the serving path never touches the file; ``flush()`` writes the rest (at shutdown).
 """
 
 from __future__ import annotations
@@ -27,39 +27,46 @@ class PredictionWindow:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._rows_on_disk: int | None = None
-        self._buffer: list[bytes] = []
-        self._flushed_at = time.monotonic()
+        self._pending: list[tuple[float, str, Sequence[Mapping[str, Any]], Sequence[float]]] = []
+        self._io_lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
 
     def record(
         self, rows: Sequence[Mapping[str, Any]], probabilities: Sequence[float], version: str
     ) -> None:
+        """Queue rows for the window; a background thread writes them within a second."""
         if self.sample_rate <= 0:
             return
-        now = time.time()
-        lines = [
-            orjson.dumps(
-                {"ts": now, "model_version": version, "features": dict(r), "probability": float(p)}
-            )
-            for r, p in zip(rows, probabilities, strict=True)
-            if self.sample_rate >= 1 or self._rng.random() < self.sample_rate
-        ]
-        if not lines:
-            return
         with self._lock:
-            self._buffer.extend(lines)
-            if len(self._buffer) < 512 and time.monotonic() - self._flushed_at < 1.0:
-                return
-            self._write()
+            self._pending.append((time.time(), version, rows, probabilities))
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._flush_forever, name="window-flush", daemon=True
+                )
+                self._flusher.start()
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(1.0)
+            self.flush()
 
     def flush(self) -> None:
-        with self._lock:
-            self._write()
+        """Write every queued row now (also called at shutdown)."""
+        with self._io_lock:
+            with self._lock:
+                pending, self._pending = self._pending, []
+            lines = [
+                orjson.dumps(
+                    {"ts": ts, "model_version": v, "features": dict(r), "probability": float(p)}
+                )
+                for ts, v, rows, probabilities in pending
+                for r, p in zip(rows, probabilities, strict=True)
+                if self.sample_rate >= 1 or self._rng.random() < self.sample_rate
+            ]
+            if lines:
+                self._write(lines)
 
-    def _write(self) -> None:
-        self._flushed_at = time.monotonic()
-        lines, self._buffer = self._buffer, []
-        if not lines:
-            return
+    def _write(self, lines: list[bytes]) -> None:
         if self._rows_on_disk is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._rows_on_disk = len(self.read_lines())

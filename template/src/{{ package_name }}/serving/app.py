@@ -86,6 +86,7 @@ class ErrorBody(BaseModel):
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
+        400: "The body is not valid JSON",
         401: "Missing or unknown API key (header X-API-Key)",
         403: "The key lacks the role this endpoint needs",
         413: "Body larger than the configured limit",
@@ -243,7 +244,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post(
         "/predict",
         response_model=PredictResponse,
-        responses=_errors(401, 403, 413, 422, 503, 504),
+        responses=_errors(400, 401, 403, 413, 422, 503, 504),
         summary="Score one row or a batch; each decision is logged before the answer",
     )
     async def predict(
@@ -257,7 +258,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post(
         "/explain",
         response_model=ExplainResponse,
-        responses=_errors(401, 403, 413, 422, 503, 504),
+        responses=_errors(400, 401, 403, 413, 422, 503, 504),
         summary="Score with every column's exact log-odds contribution (logged as decisions)",
     )
     async def explain(

@@ -129,7 +129,7 @@ def key_problems(settings: Settings) -> list[str]:
             "APP_SERVING__KEYS_FILE (`apikey --id ID --role admin` makes one)"
         )
     problems += [
-        f"key '{key.key_id}' is a placeholder secret; make a real one with `apikey --id ID --role ROLE`"
+        f"key '{key.key_id}' is a placeholder secret; make a real one with `apikey`"
         for digest, key in keys.items()
         if digest in _PLACEHOLDERS
     ]

@@ -6,9 +6,9 @@ allowed categories; nothing here repeats a range or a category list.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic.config import JsonDict
 
 from ..data.schema import FEATURES, CustomerSchema
@@ -29,7 +29,16 @@ def _field(column: Any) -> tuple[Any, Any]:
             py_type = Literal[tuple(stats["allowed_values"])]
     if py_type is float:
         bounds["allow_inf_nan"] = False
+    if py_type in (int, float):
+        # JSON numbers only, as the schema says: no "42" and no true; 60.0 is an integer.
+        py_type = Annotated[py_type, BeforeValidator(_json_number)]
     return py_type, Field(..., **bounds)
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON number")
+    return value
 
 
 def _build_features_model() -> type[BaseModel]:

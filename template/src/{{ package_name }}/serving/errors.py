@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from .logs import REQUEST_ID
@@ -21,10 +21,8 @@ from .logs import REQUEST_ID
 log = logging.getLogger(__name__)
 
 
-class JsonResponse(Response):
-    """JSON rendered by orjson (numpy-free plain data; fast on the prediction path)."""
-
-    media_type = "application/json"
+class JsonResponse(JSONResponse):
+    """JSON rendered by orjson (plain data; fast on the prediction path)."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
@@ -94,7 +92,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Any:
-        response = json_error(exc.status_code, str(exc.detail))
+        message = str(exc.detail)
+        if exc.status_code == 400 and "parsing the body" in message:
+            message = "body: not valid JSON"
+        response = json_error(exc.status_code, message)
         if exc.headers:
             response.headers.update(exc.headers)
         return response
