@@ -105,3 +105,41 @@ def run(port: int, request: bytes, concurrency: int, seconds: float) -> Result:
         return uvloop.run(_run(port, request, concurrency, seconds))
     except ImportError:
         return asyncio.run(_run(port, request, concurrency, seconds))
+
+
+def main() -> None:
+    """CLI: run in the served project's interpreter (uvloop there), print one JSON line."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--path", default="/predict")
+    parser.add_argument("--body-file", type=Path, required=True)
+    parser.add_argument("--header", action="append", default=[], help="Name: value")
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--warmup", type=float, default=1)
+    args = parser.parse_args()
+    headers = dict(h.split(": ", 1) for h in args.header)
+    request = build_request(args.path, args.body_file.read_bytes(), args.port, headers)
+    if args.warmup:
+        run(args.port, request, args.concurrency, args.warmup)
+    result = run(args.port, request, args.concurrency, args.seconds)
+    print(
+        json.dumps(
+            {
+                "requests": result.requests,
+                "errors": result.errors,
+                "seconds": result.seconds,
+                "rps": result.rps,
+                "p50_ms": result.p50,
+                "p99_ms": result.percentile(99),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
