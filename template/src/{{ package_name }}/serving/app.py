@@ -6,16 +6,19 @@ key with the right role (``serving/auth.py``) unless dev runs open.
 """
 
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Body, Depends, FastAPI, HTTPException, Request, Security
+from fastapi import Depends, FastAPI, HTTPException, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 
 from ..data.schema import FEATURES
 from ..monitoring.window import PredictionWindow
@@ -23,12 +26,12 @@ from ..settings import ConfigError, Settings, get_settings
 from . import errors
 from .auth import ApiKey, Authenticator, KeyConfigError, key_problems, load_keys
 from .contract import Features
-from .decision_log import DecisionLog, DecisionLogError, encode, protect, utc_now
+from .decision_log import DecisionLog, DecisionLogError, encode_decisions, protect, utc_now
 from .errors import JsonResponse
 from .metrics import Metrics
 from .middleware import ServingMiddleware
 from .model_state import ModelState
-from .scorer import top_contributions
+from .scorer import top_contributions_rows
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +135,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # The decision-log thread must get the GIL back quickly after each sync: a short
+        # switch interval keeps it from waiting out the event loop's 5 ms default slice.
+        sys.setswitchinterval(0.0005)
         if auth.open:
             log.warning("dev: API is open, no keys configured (APP_SERVING__API_KEYS)")
         decisions.start()
@@ -140,7 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            decisions.close()  # after uvicorn drained in-flight requests
+            await decisions.aclose()  # after uvicorn drained in-flight requests
             window.flush()
 
     app = FastAPI(
@@ -186,7 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         records = [r.__dict__ for r in rows]
         scores = loaded.scorer.score(records)
         probabilities = scores.probability.tolist()
-        top = [top_contributions(c) for c in scores.contributions]
+        top = top_contributions_rows(scores.contributions)
         out: list[dict[str, Any]]
         if full:
             out = [
@@ -206,22 +212,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ts = utc_now()
         latency_ms = round((time.perf_counter() - request.state.started) * 1000, 3)
         ref = loaded.ref
-        lines = b"".join(
-            encode(
+        common = {
+            "request_id": request_id,
+            "ts": ts,
+            "key_id": key.key_id,
+            "model_name": ref.name,
+            "model_version": ref.version,
+            "latency_ms": latency_ms,
+        }
+        lines = encode_decisions(
+            common,
+            [
                 {
-                    "request_id": request_id,
-                    "row": i,
-                    "ts": ts,
-                    "key_id": key.key_id,
-                    "model_name": ref.name,
-                    "model_version": ref.version,
                     "inputs": protect(r),
                     "output": {"prediction": int(p >= 0.5), "probability": p},
                     "explanation": t,
-                    "latency_ms": latency_ms,
                 }
-            )
-            for i, (r, p, t) in enumerate(zip(records, probabilities, top, strict=True))
+                for r, p, t in zip(records, probabilities, top, strict=True)
+            ],
         )
         try:
             await decisions.append(lines)
@@ -237,7 +245,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "one row": {"summary": "One row", "value": ROW_EXAMPLE},
         "batch": {"summary": "A batch", "value": {"rows": [ROW_EXAMPLE, ROW_EXAMPLE]}},
     }
-    rows_body = Body(openapi_examples=body_examples)  # type: ignore[arg-type]
+    # The body is parsed and validated in one pass by pydantic-core (validate_json), which
+    # is several times faster on batches than FastAPI's json.loads + validate_python.
+    body_type: Any = Features | batch_model
+    body_adapter: TypeAdapter[Any] = TypeAdapter(body_type)
+    body_schema = body_adapter.json_schema(ref_template="#/components/schemas/{model}")
+    body_defs = body_schema.pop("$defs", {})
+    body_doc = {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": body_schema, "examples": body_examples}},
+        }
+    }
+
+    async def rows_of(request: Request) -> Any:
+        raw = await request.body()
+        try:
+            return body_adapter.validate_json(raw)
+        except ValidationError as exc:
+            problems = [
+                dict(e) | {"loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)
+            ]
+            raise RequestValidationError(problems, body=raw) from None
+
     predictor = Annotated[ApiKey, role("predict")]
     admin = Annotated[ApiKey, role("admin")]
 
@@ -245,28 +275,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/predict",
         response_model=PredictResponse,
         responses=_errors(400, 401, 403, 413, 422, 503, 504),
+        openapi_extra=body_doc,
         summary="Score one row or a batch; each decision is logged before the answer",
     )
-    async def predict(
-        request: Request,
-        body: Annotated[Features | batch_model, rows_body],  # type: ignore[valid-type]
-        key: predictor,
-    ) -> Any:
-        head, out = await decide(request, body, key, full=False)
+    async def predict(request: Request, key: predictor) -> Any:
+        head, out = await decide(request, await rows_of(request), key, full=False)
         return JsonResponse(head | {"predictions": out})
 
     @app.post(
         "/explain",
         response_model=ExplainResponse,
         responses=_errors(400, 401, 403, 413, 422, 503, 504),
+        openapi_extra=body_doc,
         summary="Score with every column's exact log-odds contribution (logged as decisions)",
     )
-    async def explain(
-        request: Request,
-        body: Annotated[Features | batch_model, rows_body],  # type: ignore[valid-type]
-        key: predictor,
-    ) -> Any:
-        head, out = await decide(request, body, key, full=True)
+    async def explain(request: Request, key: predictor) -> Any:
+        head, out = await decide(request, await rows_of(request), key, full=True)
         return JsonResponse(head | {"explanations": out})
 
     @app.get(
@@ -331,4 +355,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(body_defs)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

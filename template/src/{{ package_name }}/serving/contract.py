@@ -36,9 +36,9 @@ def _field(column: Any) -> tuple[Any, Any]:
 
 
 def _json_number(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a JSON number")
-    return value
+    if value.__class__ is int or value.__class__ is float:  # not bool, not str
+        return value
+    raise ValueError("must be a JSON number")
 
 
 def _build_features_model() -> type[BaseModel]:

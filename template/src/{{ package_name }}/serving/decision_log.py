@@ -2,8 +2,9 @@
 
 Durability: a response is sent only after its records are written and ``fdatasync``-ed, so
 an acknowledged decision survives a SIGKILL or a power cut. To keep that cheap under load,
-one writer thread does *group commit*: it takes every record queued since its last sync,
-writes them in one call, syncs once, then wakes all their waiting requests together.
+the log does *group commit*: while one write+sync runs in the writer thread, new records
+queue up; the next write takes all of them at once, syncs once, and wakes all their waiting
+requests together.
 Under concurrency one sync covers many requests, so throughput is not bounded by disk sync
 latency while durability is never traded away.
 
@@ -11,10 +12,10 @@ Files: ``<decision_log_dir>/decisions-<UTC yyyymmddThhmmss>-<pid>.jsonl``; a new
 when the current one passes ``decision_log_max_bytes`` (and one per process, so several
 workers never interleave). Format (one object per line, one line per row of a request)::
 
-    {"request_id": "4be0...", "row": 0, "ts": "2026-01-31T12:00:00.123456Z",
-     "key_id": "web", "model_name": "churn_pilot", "model_version": "3",
+    {"request_id": "4be0...", "ts": "2026-01-31T12:00:00.123456Z", "key_id": "web",
+     "model_name": "churn_pilot", "model_version": "3", "latency_ms": 0.41, "row": 0,
      "inputs": {"age": 42, ...}, "output": {"prediction": 1, "probability": 0.83},
-     "explanation": {"tenure_months": 0.91, ...}, "latency_ms": 0.41}
+     "explanation": {"tenure_months": 0.91, ...}}
 
 ``key_id`` names the caller's key, never the key itself. Columns the data contract marks as
 PII are replaced by ``sha256:<hex>`` of their value. ``<cli> audit`` searches these files.
@@ -23,13 +24,10 @@ PII are replaced by ``sha256:<hex>`` of their value. ``<cli> audit`` searches th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
-import queue
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,15 +36,14 @@ import orjson
 
 from ..data.schema import PII_COLUMNS
 
-_STOP = object()
 _PII = frozenset(PII_COLUMNS)
 
 
-def protect(inputs: Mapping[str, Any]) -> dict[str, Any]:
+def protect(inputs: Mapping[str, Any]) -> Mapping[str, Any]:
     """Inputs as logged: PII columns hashed (the request contract never accepts them today;
     this keeps the log safe if a future contract does)."""
     if not _PII.intersection(inputs):
-        return dict(inputs)
+        return inputs
     return {
         k: ("sha256:" + hashlib.sha256(str(v).encode()).hexdigest() if k in _PII else v)
         for k, v in inputs.items()
@@ -68,27 +65,27 @@ class DecisionLog:
         self.directory = directory
         self.max_bytes = max_bytes
         self.on_commit = on_commit
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decision-log")
         self._fd = -1
         self._size = 0
         self.path: Path | None = None
         self.batches = 0
         self.records = 0
-        self.sync_seconds = 0.0
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._open()
-        self._thread = threading.Thread(target=self._run, name="decision-log", daemon=True)
-        self._thread.start()
+
+    async def aclose(self) -> None:
+        """Finish the sync in progress and what is queued, then close (at shutdown)."""
+        while self._flusher is not None:
+            await asyncio.shield(self._flusher)
+        self.close()
 
     def close(self) -> None:
-        """Write what is queued, then stop (called at shutdown, after requests drained)."""
-        if self._thread is not None:
-            self._queue.put(_STOP)
-            self._thread.join()
-            self._thread = None
+        self._writer.shutdown(wait=True)
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
@@ -97,8 +94,32 @@ class DecisionLog:
         """Queue newline-terminated records; return once they are on disk."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._queue.put((lines, loop, future))
+        self._pending.append((lines, future))
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
         await future
+
+    async def _flush(self) -> None:
+        """Group commit: everything queued while the previous sync ran goes in the next one."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                data = b"".join(lines for lines, _ in batch)
+                error: Exception | None = None
+                try:
+                    await loop.run_in_executor(self._writer, self._commit, data, len(batch))
+                except Exception as exc:  # any failure: no decision in it may be acknowledged
+                    error = DecisionLogError(f"decision log {self.path}: {exc}")
+                for _, future in batch:
+                    if future.done():  # cancelled by a timeout: the record is on disk anyway
+                        continue
+                    if error is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(error)
+        finally:
+            self._flusher = None
 
     def _open(self) -> None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -118,61 +139,35 @@ class DecisionLog:
             os.close(dir_fd)
         self.path, self._size = path, 0
 
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            batch = [self._queue.get()]
-            while True:  # everything that queued up while the last sync ran
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            if any(item is _STOP for item in batch):
-                stopping = True
-                batch = [b for b in batch if b is not _STOP]
-            if batch:
-                self._commit(batch)
-
-    def _commit(self, batch: list[tuple[bytes, asyncio.AbstractEventLoop, Any]]) -> None:
-        error: Exception | None = None
-        try:
-            if self._size >= self.max_bytes:
-                os.close(self._fd)
-                self._open()
-            data = b"".join(item[0] for item in batch)
-            started = time.perf_counter()
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
-            os.fdatasync(self._fd)
-            self.sync_seconds += time.perf_counter() - started
-            self._size += len(data)
-            self.batches += 1
-            self.records += len(batch)
-            if self.on_commit is not None:
-                self.on_commit(len(batch))
-        except OSError as exc:
-            error = DecisionLogError(f"decision log {self.path}: {exc.strerror or exc}")
-        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
-        for _, loop, future in batch:
-            by_loop.setdefault(loop, []).append(future)
-        for loop, futures in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-                loop.call_soon_threadsafe(_resolve, futures, error)
-
-
-def _resolve(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
-    for future in futures:
-        if future.done():  # cancelled by a timeout: the record is on disk anyway
-            continue
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(error)
+    def _commit(self, data: bytes, requests: int) -> None:
+        """In the writer thread: rotate if due, write, fdatasync."""
+        if self._size >= self.max_bytes:
+            os.close(self._fd)
+            self._open()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        os.fdatasync(self._fd)
+        self._size += len(data)
+        self.batches += 1
+        self.records += requests
+        if self.on_commit is not None:
+            self.on_commit(requests)
 
 
 def encode(record: Mapping[str, Any]) -> bytes:
     return orjson.dumps(record) + b"\n"
+
+
+def encode_decisions(common: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> bytes:
+    """One line per row: the request's common fields, ``row`` (its index), the row's fields.
+
+    The common part is encoded once per request, not once per row (batches stay cheap).
+    """
+    head = orjson.dumps(common)[:-1]  # without its closing brace
+    return b"".join(
+        b'%s,"row":%d,%s\n' % (head, i, orjson.dumps(row)[1:]) for i, row in enumerate(rows)
+    )
 
 
 def normalize_ts(text: str) -> str:

@@ -74,6 +74,11 @@ def validation_fields(exc: RequestValidationError, body: Any) -> list[dict[str, 
     """Errors of the branch the caller meant: a body with ``rows`` is a batch."""
     branch = None
     errors = list(exc.errors())
+    if isinstance(body, bytes):
+        try:
+            body = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            body = None
     if any(len(e.get("loc", ())) > 1 and e["loc"][1] in {"Features", "Batch"} for e in errors):
         branch = "Batch" if isinstance(body, dict) and "rows" in body else "Features"
         errors = [e for e in errors if len(e["loc"]) < 2 or e["loc"][1] == branch]

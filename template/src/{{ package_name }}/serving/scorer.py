@@ -67,3 +67,13 @@ class CompiledScorer:
 def top_contributions(contrib_row: np.ndarray, k: int = 3) -> dict[str, float]:
     order = np.argsort(-np.abs(contrib_row))[:k]
     return {FEATURES[i]: round(float(contrib_row[i]), 6) for i in order}
+
+
+def top_contributions_rows(contrib: np.ndarray, k: int = 3) -> list[dict[str, float]]:
+    """``top_contributions`` for every row at once (one argsort for the whole batch)."""
+    order = np.argsort(-np.abs(contrib), axis=1)[:, :k]
+    values = np.round(np.take_along_axis(contrib, order, axis=1), 6).tolist()
+    return [
+        {FEATURES[i]: v for i, v in zip(idx, vals, strict=True)}
+        for idx, vals in zip(order.tolist(), values, strict=True)
+    ]
