@@ -55,13 +55,18 @@ class PredictionWindow:
         with self._io_lock:
             with self._lock:
                 pending, self._pending = self._pending, []
+            sampled = [
+                (ts, v, r, p)
+                for ts, v, rows, probabilities in pending
+                for r, p in zip(rows, probabilities, strict=True)
+                if self.sample_rate >= 1 or self._rng.random() < self.sample_rate
+            ]
+            # Only the newest max_rows can survive compaction: skip encoding the rest.
             lines = [
                 orjson.dumps(
                     {"ts": ts, "model_version": v, "features": dict(r), "probability": float(p)}
                 )
-                for ts, v, rows, probabilities in pending
-                for r, p in zip(rows, probabilities, strict=True)
-                if self.sample_rate >= 1 or self._rng.random() < self.sample_rate
+                for ts, v, r, p in sampled[-self.max_rows :]
             ]
             if lines:
                 self._write(lines)

@@ -42,12 +42,19 @@ _PII = frozenset(PII_COLUMNS)
 def protect(inputs: Mapping[str, Any]) -> Mapping[str, Any]:
     """Inputs as logged: PII columns hashed (the request contract never accepts them today;
     this keeps the log safe if a future contract does)."""
-    if not _PII.intersection(inputs):
+    if _PII.isdisjoint(inputs):
         return inputs
     return {
         k: ("sha256:" + hashlib.sha256(str(v).encode()).hexdigest() if k in _PII else v)
         for k, v in inputs.items()
     }
+
+
+def protect_rows(rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    """``protect`` for a request's rows, which share one model and so one set of columns."""
+    if not rows or _PII.isdisjoint(rows[0]):
+        return rows
+    return [protect(r) for r in rows]
 
 
 def utc_now() -> str:
