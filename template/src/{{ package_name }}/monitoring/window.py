@@ -28,7 +28,7 @@ class PredictionWindow:
         self._lock = threading.Lock()
         self._rows_on_disk: int | None = None
         self._pending: list[tuple[float, str, Sequence[Mapping[str, Any]], Sequence[float]]] = []
-        self._io_lock = threading.Lock()
+        self._io_lock = threading.RLock()
         self._flusher: threading.Thread | None = None
 
     def record(
@@ -82,13 +82,13 @@ class PredictionWindow:
             self._compact()
 
     def read_lines(self) -> list[bytes]:
+        self.flush()  # readers in this process see every recorded row
         try:
             return self.path.read_bytes().splitlines()
         except FileNotFoundError:
             return []
 
     def read(self) -> list[dict[str, Any]]:
-        self.flush()
         return [orjson.loads(line) for line in self.read_lines() if line.strip()]
 
     def _compact(self) -> None:

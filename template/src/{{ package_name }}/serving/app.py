@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from ..data.schema import FEATURES
 from ..monitoring.window import PredictionWindow
@@ -49,6 +49,28 @@ class Prediction(BaseModel):
 
 
 class PredictResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "4be0c2d1a6f94e0f8d7f1b2a3c4d5e6f",
+                    "model_name": "pilot",
+                    "model_version": "3",
+                    "predictions": [
+                        {
+                            "prediction": 1,
+                            "probability": 0.83,
+                            "explanation": {
+                                "tenure_months": 1.12,
+                                "support_tickets": 0.67,
+                                "plan": 0.19,
+                            },
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     request_id: str
     model_name: str
     model_version: str
@@ -71,6 +93,21 @@ class ExplainResponse(BaseModel):
 
 
 class Metadata(BaseModel):
+    model_config = ConfigDict(
+        protected_namespaces=(),
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_name": "pilot",
+                    "model_version": "3",
+                    "alias": "champion",
+                    "trained_at": "2026-01-31T12:00:00+00:00",
+                    "training_data_hash": "9f2c...",
+                    "detail": None,
+                }
+            ]
+        },
+    )
     model_name: str
     model_version: str
     alias: str
