@@ -63,9 +63,8 @@ class PredictionWindow:
             ]
             # Only the newest max_rows can survive compaction: skip encoding the rest.
             lines = [
-                orjson.dumps(
-                    {"ts": ts, "model_version": v, "features": dict(r), "probability": float(p)}
-                )
+                b'{"ts":%s,"model_version":%s,"features":%s,"probability":%s}'
+                % (orjson.dumps(ts), orjson.dumps(v), orjson.dumps(r), orjson.dumps(float(p)))
                 for ts, v, r, p in sampled[-self.max_rows :]
             ]
             if lines:
