@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, create_model
 from pydantic.config import JsonDict
 
 from ..data.schema import FEATURES, CustomerSchema
@@ -29,9 +29,11 @@ def _field(column: Any) -> tuple[Any, Any]:
             py_type = Literal[tuple(stats["allowed_values"])]
     if py_type is float:
         bounds["allow_inf_nan"] = False
-    if py_type in (int, float):
-        # JSON numbers only, as the schema says: no "42" and no true; 60.0 is an integer.
-        py_type = Annotated[py_type, BeforeValidator(_json_number)]
+    # JSON numbers only, as the schema says: no "42" and no true; 60.0 is an integer.
+    if py_type is float:
+        py_type = Annotated[float, Strict()]
+    elif py_type is int:
+        py_type = Annotated[int, BeforeValidator(_json_number)]
     return py_type, Field(..., **bounds)
 
 
