@@ -25,9 +25,16 @@ FILE_NAME = "lineage.json"
 
 def content_hash(frame: pd.DataFrame) -> str:
     """A hash of the table's columns and values (not of a file's bytes): same data, same hash."""
-    digest = hashlib.sha256(json.dumps([str(c) for c in frame.columns]).encode())
-    digest.update(json.dumps([str(t) for t in frame.dtypes]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    # Text is text whether pandas holds it as object or str: hash one canonical form.
+    text = [
+        c
+        for c in frame.columns
+        if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
+    ]
+    canonical = frame.astype(dict.fromkeys(text, "str"))
+    digest = hashlib.sha256(json.dumps([str(c) for c in canonical.columns]).encode())
+    digest.update(json.dumps([str(t) for t in canonical.dtypes]).encode())
+    digest.update(pd.util.hash_pandas_object(canonical, index=False).to_numpy().tobytes())
     return "sha256:" + digest.hexdigest()
 
 

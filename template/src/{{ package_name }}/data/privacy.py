@@ -47,5 +47,5 @@ def apply_pii_policy(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
         if action == "drop":
             out = out.drop(columns=column)
         else:
-            out[column] = out[column].map(lambda v: pseudonymise(v, key)).astype(object)
+            out[column] = out[column].map(lambda v: pseudonymise(v, key)).astype("str")
     return out

@@ -77,7 +77,8 @@ def split_valid(frame: pd.DataFrame, label: str) -> Split:
     if accepted is None:
         raise DataError(f"source {label}: validation did not settle")
     bad = sorted(reasons)
-    quarantined = frame.loc[bad].assign(**{FAILED: ["; ".join(reasons[i]) for i in bad]})
+    failed = pd.Series(["; ".join(reasons[i]) for i in bad], index=bad, dtype="str")
+    quarantined = frame.loc[bad].assign(**{FAILED: failed})
     return Split(accepted.reset_index(drop=True), quarantined.reset_index(drop=True))
 
 
