@@ -122,7 +122,7 @@ def format_report(reports: list[SourceReport], settings: Settings) -> str:
             f"{conform:>8} {num(r.freshness_lag_h, '.1f'):>7}  {'ok' if r.ok else 'FAIL'}"
         )
     for r in reports:
-        lines.extend(f"  {r.name} ({r.label}): {p}" for p in r.problems)
+        lines.extend(f"  {r.name}: {p}" for p in r.problems)
     failed = [r.name for r in reports if not r.ok]
     lines.append(f"FAILED: {', '.join(failed)}" if failed else f"all {len(reports)} sources ok")
     return "\n".join(lines)
