@@ -98,13 +98,15 @@ def podman_engine(tmp: Path) -> Engine:
 
 
 def debian_mirror() -> str:
+    """The Debian mirror apt already uses (deb822 `URIs:` or one-line `deb URL` entries)."""
     for source in [Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list")]:
         if source.exists():
             for line in source.read_text().splitlines():
-                words = line.replace("URIs:", "").split()
-                for word in words:
-                    if word.startswith("http") and "security" not in word:
-                        return word
+                words = line.split()
+                if words[:1] in (["URIs:"], ["deb"]):
+                    urls = [w for w in words[1:] if w.startswith("http") and "security" not in w]
+                    if urls:
+                        return urls[0]
     return "http://deb.debian.org/debian"
 
 
