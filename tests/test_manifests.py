@@ -7,6 +7,7 @@ Kubernetes 1.30 schemas with `kubernetes-validate --strict` (pinned in requireme
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -156,34 +157,62 @@ def test_deploy_script_pins_the_digest_and_refuses_tags(project: Path) -> None:
 # ------------------------------------------------------------------ compose
 
 REQUIRED = re.compile(r"\$\{(\w+):\?[^}]+\}")
+STAGING_SECRETS = {"POSTGRES_PASSWORD": "pg-pass-1", "OBJECTSTORE_PASSWORD": "store-pass-1",
+                   "API_KEYS": "k1:predict:abc"}
 
 
-def test_compose_dev_and_staging_profiles(project: Path) -> None:
-    text = (project / "compose.yaml").read_text()
-    compose = yaml.safe_load(text)
-    services = compose["services"]
-    profile = {name: s["profiles"] for name, s in services.items()}
-    dev = {n for n, p in profile.items() if p == ["dev"]}
-    staging = {n for n, p in profile.items() if p == ["staging"]}
-    assert dev == {"api", "mlflow"}
-    assert {"api-staging", "mlflow-staging", "postgres", "objectstore"} <= staging
-    for name, service in services.items():
-        if name != "objectstore-bucket":  # one-shot bucket creation
-            assert "test" in service["healthcheck"], name
+def compose_config(project: Path, *files: str, env: dict[str, str] | None = None,
+                   ) -> subprocess.CompletedProcess[str]:
+    """`podman-compose config`: resolves and merges the files offline, as compose would."""
+    require_binary("podman", "podman-compose asks podman for its version")
+    args = [arg for f in files for arg in ("-f", f)]
+    clean = {k: v for k, v in os.environ.items() if k not in STAGING_SECRETS}
+    return subprocess.run([tool("podman-compose"), *args, "config"], cwd=project,
+                          env=clean | (env or {}), capture_output=True, text=True, check=False)
 
-    api = services["api-staging"]
-    assert api["environment"]["APP_ENV"] == "staging"
-    assert api["environment"]["APP_MLFLOW__TRACKING_URI"] == "http://mlflow-staging:5000"
-    assert api["depends_on"]["mlflow-staging"]["condition"] == "service_healthy"
-    command = " ".join(services["mlflow-staging"]["command"])
-    assert "--backend-store-uri=postgresql+psycopg2://" in command  # tracking on PostgreSQL
-    assert "--artifacts-destination=s3://" in command  # artifacts in the object store
-    for name in api, services["mlflow"]:
-        assert name["read_only"] is True
 
-    # Every secret of staging is required from the environment, with a message; none written.
-    assert set(REQUIRED.findall(text)) == {"POSTGRES_PASSWORD", "OBJECTSTORE_PASSWORD", "API_KEYS"}
-    for service in services.values():
+def test_compose_files_shape(project: Path) -> None:
+    dev = yaml.safe_load((project / "compose.yaml").read_text())
+    staging_text = (project / "compose.staging.yaml").read_text()
+    staging = yaml.safe_load(staging_text)
+    assert set(dev["services"]) == {"api", "mlflow"}
+    assert {"api", "mlflow", "postgres", "objectstore"} <= set(staging["services"])
+    for service in dev["services"].values():
+        assert service["read_only"] is True and "test" in service["healthcheck"]
+    for name in ("postgres", "objectstore"):
+        assert "test" in staging["services"][name]["healthcheck"]
+    # dev needs no secret; staging requires each from the environment, with a message.
+    assert not REQUIRED.findall((project / "compose.yaml").read_text())
+    assert set(REQUIRED.findall(staging_text)) == set(STAGING_SECRETS)
+    for service in staging["services"].values():
         for key, value in (service.get("environment") or {}).items():
             if re.search(r"PASSWORD|SECRET|KEYS?$", key):
                 assert str(value).startswith("${") and ":?" in str(value), key
+
+
+def test_compose_dev_renders_without_secrets(project: Path) -> None:
+    proc = compose_config(project, "compose.yaml")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    services = yaml.safe_load(proc.stdout)["services"]
+    assert services["api"]["environment"]["APP_ENV"] == "dev"
+    assert services["api"]["environment"]["APP_MLFLOW__TRACKING_URI"] == "http://mlflow:5000"
+
+
+def test_compose_staging_is_structurally_production(project: Path) -> None:
+    missing = compose_config(project, "compose.yaml", "compose.staging.yaml")
+    assert missing.returncode != 0
+    assert "set POSTGRES_PASSWORD (staging database password)" in missing.stderr
+
+    proc = compose_config(project, "compose.yaml", "compose.staging.yaml", env=STAGING_SECRETS)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    services = yaml.safe_load(proc.stdout)["services"]
+    api = services["api"]
+    assert api["environment"]["APP_ENV"] == "staging"
+    assert api["environment"]["APP_DATA__URL"].startswith("postgresql+psycopg2://pilot:pg-pass-1@")
+    assert api["environment"]["APP_SERVING__API_KEYS"] == STAGING_SECRETS["API_KEYS"]
+    assert api["depends_on"]["mlflow"]["condition"] == "service_healthy"
+    assert api["read_only"] is True and "test" in api["healthcheck"]
+    command = " ".join(services["mlflow"]["command"])
+    assert "--backend-store-uri=postgresql+psycopg2://" in command  # tracking on PostgreSQL
+    assert "--artifacts-destination=s3://" in command  # artifacts in the object store
+    assert "test" in services["mlflow"]["healthcheck"]
