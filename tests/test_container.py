@@ -39,7 +39,9 @@ SAMPLE_ROW = {
 def tool(name: str) -> str:
     """A tool pinned in requirements-dev.txt (next to this interpreter) or on PATH."""
     beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else require_binary(name, "pip install -r requirements-dev.txt")
+    if beside.exists():
+        return str(beside)
+    return require_binary(name, "pip install -r requirements-dev.txt")
 
 
 def test_dockerfile_passes_hadolint(tmp_path: Path) -> None:
@@ -72,7 +74,8 @@ class Engine:
     env: dict[str, str]
     podman: bool
 
-    def run(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, timeout: float = 600,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([*self.cmd, *args], capture_output=True, text=True,
                               env=self.env, timeout=timeout, check=False)
         if check and proc.returncode != 0:
@@ -83,7 +86,7 @@ class Engine:
 
 def docker_engine() -> Engine | None:
     docker = shutil.which("docker")
-    if docker and subprocess.run([docker, "info"], capture_output=True, check=False).returncode == 0:
+    if docker and subprocess.run([docker, "info"], capture_output=True).returncode == 0:
         return Engine([docker], dict(os.environ), podman=False)
     return None
 
@@ -175,7 +178,8 @@ def built(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     if engine.podman:
         ensure_base_image(engine, tmp)
         # chroot isolation: RUN steps need no extra privileges; docker format keeps HEALTHCHECK.
-        args += ["--isolation", "chroot", "--format", "docker", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}"]
+        args += ["--isolation", "chroot", "--format", "docker",
+                 "--build-arg", f"BASE_IMAGE={BASE_IMAGE}"]
     bundle = ca_bundle()
     if bundle:
         args += ["--secret", f"id=ca_bundle,src={bundle}"]
@@ -197,7 +201,7 @@ def built(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     with archive.open("rb") as f:
         tail = b""
         while chunk := f.read(1 << 24):
-            assert canary.encode() not in tail + chunk, "a secret or data file reached an image layer"
+            assert canary.encode() not in tail + chunk, "a secret or data file reached a layer"
             tail = chunk[-len(canary):]
     archive.unlink()
     try:

@@ -28,7 +28,9 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
 
 def tool(name: str) -> str:
     beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else require_binary(name, "pip install -r requirements-dev.txt")
+    if beside.exists():
+        return str(beside)
+    return require_binary(name, "pip install -r requirements-dev.txt")
 
 
 def kustomize_command() -> list[str]:

@@ -25,7 +25,9 @@ PIPELINE_COMMANDS = [
 
 def tool(name: str) -> str:
     beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else require_binary(name, "pip install -r requirements-dev.txt")
+    if beside.exists():
+        return str(beside)
+    return require_binary(name, "pip install -r requirements-dev.txt")
 
 
 def lint(schema: str, *files: Path) -> subprocess.CompletedProcess[str]:
