@@ -208,6 +208,8 @@ def built(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         yield Built(engine, image, default_project, seconds, size / 1e6)
     finally:
         engine.run("rmi", "-f", image, check=False)
+        if engine.podman:  # the untagged builder stage left behind by the build
+            engine.run("image", "prune", "-f", check=False)
 
 
 @pytest.mark.generated
