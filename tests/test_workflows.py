@@ -49,10 +49,11 @@ def gitlab(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_each_provider_gets_only_its_own_pipeline(github: Path, gitlab: Path) -> None:
     assert (github / ".github" / "workflows" / "ci.yml").is_file()
-    assert not (github / ".gitlab-ci.yml").exists() and not (github / ".gitlab").exists()
+    assert not (github / ".gitlab-ci.yml").exists()
+    assert not [p for p in (github / ".gitlab").rglob("*") if p.is_file()]
     assert (gitlab / ".gitlab-ci.yml").is_file()
     assert (gitlab / ".gitlab" / "ci" / "deploy.yml").is_file()
-    assert not (gitlab / ".github").exists()
+    assert not [p for p in (gitlab / ".github").rglob("*") if p.is_file()]
 
 
 def test_github_workflows_lint_clean(github: Path) -> None:
