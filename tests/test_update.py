@@ -1,0 +1,311 @@
+"""`copier update` from older releases keeps the user's edits and brings the new standards.
+
+Builds its own throwaway template repository (no network): release v0.0.1 is this checkout
+with older content (a file at its old path, older lines in files users edit and in files they
+do not), the current release (CHANGELOG's version) is this checkout plus a `_migrations` entry
+for the moved file. Pilots generated from v0.0.1 get the edits real users make, then update.
+Every real `v*` tag of this repository is also updated to HEAD.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+import yaml
+
+from .conftest import ROOT, uv_run
+
+pytestmark = pytest.mark.generated
+
+OLD = "v0.0.1"
+PKG = "churn_pilot"
+MARKER = "<<<<<<<"
+ANSWERS = ".copier-answers.yml"
+# The older release: (template path, line in the current release, the same line back then)
+OLD_LINES = [
+    ("template/.gitignore", "verify.log\n", ""),
+    (
+        "template/src/{{ package_name }}/model/train.py",
+        "# Explicit requirements: MLflow's guessing costs seconds and picks up test tools.",
+        "# Explicit requirements (faster than letting MLflow guess).",
+    ),
+    (
+        "template/src/{{ package_name }}/data/schema.py",
+        'SCHEMA_VERSION = "1"',
+        'SCHEMA_VERSION = "0"',
+    ),
+]
+# A file that moved: v0.0.1 had config/dev.toml at config/development.toml
+MOVED_NEW, MOVED_OLD = "config/dev.toml", "config/development.toml"
+
+
+def current_version() -> str:
+    found = re.search(r"^## (\d+\.\d+\.\d+\S*)", (ROOT / "CHANGELOG.md").read_text(), re.M)
+    assert found, "CHANGELOG.md has no '## <version>' heading"
+    return found.group(1)
+
+
+NEW = f"v{current_version()}"
+
+
+def git(cwd: Path, *args: str) -> str:
+    proc = subprocess.run(
+        ["git", "-c", "user.name=Pilot Team", "-c", "user.email=pilot@example.com",
+         "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
+        cwd=cwd, capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
+    return proc.stdout
+
+
+def checkout_files() -> list[str]:
+    """This checkout's files (tracked and new, not ignored): what a commit of it would hold."""
+    listed = git(ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    return sorted({f for f in listed.split("\0") if f and (ROOT / f).is_file()})
+
+
+def copy_checkout(dst: Path) -> None:
+    for rel in checkout_files():
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, dst / rel)
+
+
+def replace_once(path: Path, new: str, old: str) -> None:
+    text = path.read_text()
+    assert text.count(new) == 1, f"{path}: expected one {new!r} (the test's older release)"
+    path.write_text(text.replace(new, old))
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template repository with two tagged releases: OLD and NEW (= this checkout)."""
+    repo = tmp_path_factory.mktemp("releases") / "shipshape"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    # the older release
+    copy_checkout(repo)
+    for rel, new, old in OLD_LINES:
+        replace_once(repo / rel, new, old)
+    (repo / "template" / MOVED_NEW).rename(repo / "template" / MOVED_OLD)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "older release")
+    git(repo, "tag", OLD)
+    # the current release, declaring the move
+    (repo / "template" / MOVED_OLD).unlink()
+    copy_checkout(repo)
+    config = yaml.safe_load((repo / "copier.yml").read_text())
+    config["_migrations"] = [*(config.get("_migrations") or []), {
+        "version": NEW.removeprefix("v"),
+        "command": ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/migrate.py",
+                    "move", MOVED_OLD, MOVED_NEW],
+    }]
+    (repo / "copier.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "current release")
+    git(repo, "tag", NEW)
+    return repo
+
+
+def generate_at(src: Path, ref: str, dst: Path, **answers: Any) -> Path:
+    """Generate a pilot from a release and commit it, as a user does."""
+    answers.setdefault("verify", False)
+    copier.run_copy(str(src), dst, data=answers, defaults=True, unsafe=True, quiet=True,
+                    skip_tasks=True, vcs_ref=ref)
+    git(dst, "init", "-q")
+    git(dst, "add", "-A")
+    git(dst, "commit", "-qm", "generated")
+    return dst
+
+
+def update(dst: Path, ref: str, **answers: Any) -> None:
+    copier.run_update(dst, data=answers, defaults=True, overwrite=True, unsafe=True,
+                      quiet=True, skip_tasks=True, vcs_ref=ref)
+
+
+def tree(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): p.read_text(errors="replace")
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+
+
+def without_answers(files: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in files.items() if k != ANSWERS}
+
+
+def edit(path: Path, old: str, new: str) -> str:
+    text = path.read_text()
+    assert old in text, f"{path}: {old!r} not found (user edit)"
+    path.write_text(text.replace(old, new, 1))
+    return path.read_text()
+
+
+@dataclass
+class Updated:
+    project: Path
+    fresh: dict[str, str]  # the current release rendered with the project's answers
+    edited: dict[str, str]  # the user's edited files, as the user left them
+
+
+@pytest.fixture(scope="module")
+def updated(releases: Path, tmp_path_factory: pytest.TempPathFactory) -> Updated:
+    """A pilot from OLD, edited by its user, then updated to NEW with a changed answer."""
+    project = generate_at(releases, OLD, tmp_path_factory.mktemp("edited") / "churn-pilot")
+    src = project / "src" / PKG
+    edited = {
+        # the data contract: a new plan and the schema version bumped
+        f"src/{PKG}/data/schema.py": edit(
+            src / "data" / "schema.py", '"premium"]', '"premium", "enterprise"]'
+        ).replace('SCHEMA_VERSION = "0"', 'SCHEMA_VERSION = "2"'),
+        # model code
+        f"src/{PKG}/model/train.py": edit(src / "model" / "train.py", "max_iter=1000", "max_iter=2000"),
+        # a setting in the file that moves in the next release
+        MOVED_OLD: edit(project / MOVED_OLD, "debug = true", "debug = false"),
+        # the user's own module
+        f"src/{PKG}/churn_rules.py": '"""Business rules of the retention team."""\n',
+    }
+    (src / "data" / "schema.py").write_text(edited[f"src/{PKG}/data/schema.py"])
+    (src / "churn_rules.py").write_text(edited[f"src/{PKG}/churn_rules.py"])
+    for doc in sorted(project.glob("governance/*.md")):  # filled-in governance documents
+        edited[str(doc.relative_to(project))] = doc.read_text() + "\nSigned off by the pilot board.\n"
+        doc.write_text(edited[str(doc.relative_to(project))])
+    (project / ".env").write_text("APP_ENV=dev\n")  # ignored by git, the user's secrets
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "our pilot")
+    update(project, NEW, description="Predicts churn for the retention team.")
+    fresh = tree(generate_at(
+        releases, NEW, tmp_path_factory.mktemp("fresh") / "churn-pilot",
+        description="Predicts churn for the retention team.",
+    ))
+    return Updated(project, fresh, edited)
+
+
+def test_untouched_files_match_the_new_release(updated: Updated) -> None:
+    files = tree(updated.project)
+    assert not [f for f, text in files.items() if MARKER in text], "conflict markers"
+    merged = {f"src/{PKG}/model/train.py", MOVED_NEW}  # user edits + release changes
+    for rel, text in without_answers(updated.fresh).items():
+        if rel not in updated.edited and rel not in merged:
+            assert files[rel] == text, f"{rel} differs from a fresh render of {NEW}"
+    answers = yaml.safe_load(files[ANSWERS])
+    assert answers["_commit"] == NEW
+    assert answers["description"] == "Predicts churn for the retention team."
+
+
+def test_user_edits_survive_and_merge_with_the_release(updated: Updated) -> None:
+    project = updated.project
+    train = (project / "src" / PKG / "model" / "train.py").read_text()
+    assert "max_iter=2000" in train  # the user's change
+    assert "MLflow's guessing costs seconds" in train  # the release's change
+    # skip_if_exists: the data contract stays exactly the user's
+    schema = f"src/{PKG}/data/schema.py"
+    assert (project / schema).read_text() == updated.edited[schema]
+    assert (project / f"src/{PKG}/churn_rules.py").exists()
+    for rel, text in updated.edited.items():
+        if rel.startswith("governance/"):
+            assert (project / rel).read_text() == text
+    assert (project / ".env").read_text() == "APP_ENV=dev\n"
+
+
+def test_migration_moves_the_edited_file(updated: Updated) -> None:
+    project = updated.project
+    assert not (project / MOVED_OLD).exists()
+    moved = (project / MOVED_NEW).read_text()
+    assert "debug = false" in moved and MARKER not in moved
+    assert moved == updated.fresh[MOVED_NEW].replace("debug = true", "debug = false")
+
+
+def test_updated_pilot_checks_pass(updated: Updated) -> None:
+    """The pilot's own checks after the update (docs/updating.md: re-lock, then check)."""
+    project = updated.project
+    lock = subprocess.run(["uv", "lock", "-q"], cwd=project, capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert lock.returncode == 0, lock.stderr
+    uv_run(project, "ruff", "check", ".")
+    uv_run(project, "ruff", "format", "--check", ".")
+    out = uv_run(project, "pytest", "-q", "-x", "-p", "no:cacheprovider").stdout
+    assert " passed" in out and " failed" not in out
+
+
+def test_untouched_pilot_updates_to_exactly_the_new_release(releases: Path, tmp_path: Path) -> None:
+    project = generate_at(releases, OLD, tmp_path / "untouched")
+    generated = tree(project)
+    update(project, NEW)
+    expected = without_answers(tree(generate_at(releases, NEW, tmp_path / "fresh")))
+    # protected files stay as generated, even untouched: the user owns them (docs/updating.md)
+    protected = f"src/{PKG}/data/schema.py"
+    assert generated[protected] != expected[protected]  # the release did change it
+    expected[protected] = generated[protected]
+    assert without_answers(tree(project)) == expected
+    assert not [f for f, text in tree(project).items() if MARKER in text]
+
+
+def test_update_to_the_same_release_changes_nothing(releases: Path, tmp_path: Path) -> None:
+    project = generate_at(releases, NEW, tmp_path / "same")
+    update(project, NEW)
+    assert git(project, "status", "--porcelain") == ""
+
+
+def release_tags() -> list[str]:
+    return sorted(t for t in git(ROOT, "tag", "-l", "v*").split() if t)
+
+
+@pytest.mark.parametrize("tag", [*release_tags(), f"throwaway-{OLD}"])
+def test_every_release_updates_to_head(tag: str, releases: Path, tmp_path: Path) -> None:
+    """Each real release of this repository (and the throwaway one) updates to its HEAD."""
+    src, ref = (releases, OLD) if tag.startswith("throwaway-") else (ROOT, tag)
+    project = generate_at(src, ref, tmp_path / "pilot")
+    train = project / "src" / PKG / "model" / "train.py"
+    edit(train, "max_iter=1000", "max_iter=2000")
+    git(project, "commit", "-qam", "our change")
+    update(project, "HEAD")
+    files = tree(project)
+    assert not [f for f, text in files.items() if MARKER in text], "conflict markers"
+    assert "max_iter=2000" in train.read_text()
+    fresh = tree(generate_at(src, "HEAD", tmp_path / "fresh"))
+    for rel, text in without_answers(fresh).items():
+        if rel != str(train.relative_to(project)) and not rel.endswith("schema.py"):
+            assert files.get(rel) == text, f"{rel} differs from a fresh render of HEAD"
+
+
+def test_skip_if_exists_patterns_name_real_files(tmp_path: Path) -> None:
+    """Each protected pattern matches a file of a default pilot (or one it creates later)."""
+    project = generate_at(ROOT, "HEAD", tmp_path / "p")
+    config = yaml.safe_load((ROOT / "copier.yml").read_text())
+    created_later = {".env", "uv.lock"}  # by the user / by the copy-time lock
+    for pattern in config["_skip_if_exists"]:
+        rendered = pattern.replace("{{ package_name }}", PKG)
+        if rendered in created_later:
+            continue
+        if rendered.startswith("governance/") and not (project / "governance").exists():
+            continue  # governance documents are rendered by a later part of the template
+        assert list(project.glob(rendered)), f"_skip_if_exists {pattern!r} matches no file"
+
+
+def test_secret_answers_are_never_recorded(tmp_path: Path) -> None:
+    """Secret questions (this template's and a throwaway one) stay out of the answers file."""
+    template = tmp_path / "tpl"
+    template.mkdir()
+    copy_checkout(template)
+    config = yaml.safe_load((template / "copier.yml").read_text())
+    config["throwaway_admin_key"] = {"type": "str", "secret": True, "default": "change-me",
+                                     "help": "Admin key"}
+    (template / "copier.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    secrets = {name: f"s3cret-{name}-value" for name, q in config.items()
+               if isinstance(q, dict) and q.get("secret")}
+    assert "throwaway_admin_key" in secrets
+    project = tmp_path / "p"
+    copier.run_copy(str(template), project, data={"verify": False, **secrets}, defaults=True,
+                    unsafe=True, quiet=True, skip_tasks=True)
+    recorded = (project / ANSWERS).read_text()
+    for name, value in secrets.items():
+        assert name not in recorded and value not in recorded
+    assert yaml.safe_load(recorded)["project_name"] == "Churn Pilot"
