@@ -161,9 +161,9 @@ def updated(releases: Path, tmp_path_factory: pytest.TempPathFactory) -> Updated
     project = generate_at(releases, OLD, tmp_path_factory.mktemp("edited") / "churn-pilot")
     src = project / "src" / PKG
     edited = {
-        # the data contract: a new plan and the schema version bumped
+        # the data contract: a new region and the schema version bumped
         f"src/{PKG}/data/schema.py": edit(
-            src / "data" / "schema.py", '"premium"]', '"premium", "enterprise"]'
+            src / "data" / "schema.py", '"west"]', '"west", "central"]'
         ).replace('SCHEMA_VERSION = "0"', 'SCHEMA_VERSION = "2"'),
         # model code
         f"src/{PKG}/model/train.py": edit(src / "model" / "train.py", "max_iter=1000", "max_iter=2000"),
