@@ -42,8 +42,15 @@ def pristine_old(old: str, version_from: str) -> str | None:
     data = {k: v for k, v in answers.items() if not k.startswith("_")}
     with tempfile.TemporaryDirectory() as tmp:
         copier.run_copy(
-            str(TEMPLATE_ROOT), tmp, data=data, vcs_ref=version_from, defaults=True,
-            overwrite=True, quiet=True, skip_tasks=True, unsafe=True,
+            str(TEMPLATE_ROOT),
+            tmp,
+            data=data,
+            vcs_ref=version_from,
+            defaults=True,
+            overwrite=True,
+            quiet=True,
+            skip_tasks=True,
+            unsafe=True,
         )
         path = Path(tmp, old)
         return path.read_text() if path.is_file() else None
@@ -67,8 +74,16 @@ def move(old: str, new: str) -> int:
         base_file.write_text(base or "")
         user_file.write_text(user)
         proc = git(
-            "merge-file", "-L", "after updating", "-L", "last update", "-L", "before updating",
-            str(target), str(base_file), str(user_file),
+            "merge-file",
+            "-L",
+            "after updating",
+            "-L",
+            "last update",
+            "-L",
+            "before updating",
+            str(target),
+            str(base_file),
+            str(user_file),
         )
     if proc.returncode < 0 or proc.returncode > 127:
         print(f"migrate: could not merge {old} into {new}: {proc.stderr.strip()}", file=sys.stderr)

@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-CONTEXT: dict[str, Any] = json.loads({{ cookiecutter | jsonify | tojson }})
+# JSON never holds three unescaped quotes in a row, so a raw triple-quoted string is safe.
+CONTEXT: dict[str, Any] = json.loads(r"""{{ cookiecutter | jsonify }}""")
 ANSWERS_FILE = ".copier-answers.yml"
 REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|gh:|gl:)")
 
@@ -31,10 +32,14 @@ class HookError(Exception):
 def template_dir() -> Path:
     """The template checkout cookiecutter used (a relative path is relative to where it ran)."""
     repo = Path(CONTEXT["_repo_dir"])
-    candidates = [repo] if repo.is_absolute() else [
-        Path(os.environ.get("PWD", "")) / repo,
-        Path(f"/proc/{os.getppid()}/cwd").resolve() if os.path.isdir("/proc") else repo,
-    ]
+    candidates = (
+        [repo]
+        if repo.is_absolute()
+        else [
+            Path(os.environ.get("PWD", "")) / repo,
+            Path(f"/proc/{os.getppid()}/cwd").resolve() if os.path.isdir("/proc") else repo,
+        ]
+    )
     for candidate in candidates:
         if (candidate / "copier.yml").is_file():
             return candidate.resolve()
@@ -72,11 +77,13 @@ def record_source(project: Path) -> None:
 def main() -> int:
     try:
         import copier
-        from copier.errors import CopierError
         import yaml
+        from copier.errors import CopierError
     except ImportError:
-        print("error: shipshape generates through Copier: `pip install copier`, then retry",
-              file=sys.stderr)
+        print(
+            "error: shipshape generates through Copier: `pip install copier`, then retry",
+            file=sys.stderr,
+        )
         return 1
     project = Path.cwd()
     try:
@@ -84,7 +91,12 @@ def main() -> int:
         data = answers(yaml.safe_load((source / "copier.yml").read_text()))
         checkout = CONTEXT.get("_checkout") or "HEAD"
         copier.run_copy(
-            str(source), project, data=data, defaults=True, overwrite=True, unsafe=True,
+            str(source),
+            project,
+            data=data,
+            defaults=True,
+            overwrite=True,
+            unsafe=True,
             vcs_ref=checkout if (source / ".git").exists() else None,
         )
     except HookError as exc:

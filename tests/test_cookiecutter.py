@@ -19,7 +19,7 @@ from .conftest import ROOT, render
 from .test_update import MARKER, copy_checkout, git, tree
 
 sys.path.insert(0, str(ROOT / "scripts"))
-import sync_cookiecutter  # noqa: E402
+import sync_cookiecutter
 
 pytestmark = pytest.mark.generated
 
@@ -27,9 +27,16 @@ ENTRY_DIR = ROOT / "{{cookiecutter.project_slug}}"
 VOLATILE = {"verify.log"}  # timings of the copy-time lock
 ANSWER_SETS: list[dict[str, Any]] = [
     {"verify": False},
-    {"verify": False, "project_name": "Fraud Scoring", "data_sources": ["sql", "http"],
-     "ci_provider": "gitlab", "regulated_domain": "finance", "python_version": "3.12",
-     "latency_sla_ms": 250, "peak_rps": 0.5},
+    {
+        "verify": False,
+        "project_name": "Fraud Scoring",
+        "data_sources": ["sql", "http"],
+        "ci_provider": "gitlab",
+        "regulated_domain": "finance",
+        "python_version": "3.12",
+        "latency_sla_ms": 250,
+        "peak_rps": 0.5,
+    },
 ]
 
 
@@ -96,8 +103,15 @@ def test_cookiecutter_pilot_switches_to_copier_update(cookies: Any, tmp_path: Pa
     train.write_text(train.read_text().replace("max_iter=1000", "max_iter=2000"))
     git(project, "add", "-A")
     git(project, "commit", "-qm", "generated with cookiecutter, then edited")
-    copier.run_update(project, defaults=True, overwrite=True, unsafe=True, quiet=True,
-                      skip_tasks=True, vcs_ref="HEAD")
+    copier.run_update(
+        project,
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        quiet=True,
+        skip_tasks=True,
+        vcs_ref="HEAD",
+    )
     assert git(project, "status", "--porcelain") == ""  # same release: nothing to change
     assert "max_iter=2000" in train.read_text()
     assert not [f for f, text in tree(project).items() if MARKER in text]

@@ -57,9 +57,22 @@ NEW = f"v{current_version()}"
 
 def git(cwd: Path, *args: str) -> str:
     proc = subprocess.run(
-        ["git", "-c", "user.name=Pilot Team", "-c", "user.email=pilot@example.com",
-         "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
-        cwd=cwd, capture_output=True, text=True, check=False,
+        [
+            "git",
+            "-c",
+            "user.name=Pilot Team",
+            "-c",
+            "user.email=pilot@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+            *args,
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
     return proc.stdout
@@ -101,11 +114,19 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (repo / "template" / MOVED_OLD).unlink()
     copy_checkout(repo)
     config = yaml.safe_load((repo / "copier.yml").read_text())
-    config["_migrations"] = [*(config.get("_migrations") or []), {
-        "version": NEW.removeprefix("v"),
-        "command": ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/migrate.py",
-                    "move", MOVED_OLD, MOVED_NEW],
-    }]
+    config["_migrations"] = [
+        *(config.get("_migrations") or []),
+        {
+            "version": NEW.removeprefix("v"),
+            "command": [
+                "{{ _copier_python }}",
+                "{{ _copier_conf.src_path }}/hooks/migrate.py",
+                "move",
+                MOVED_OLD,
+                MOVED_NEW,
+            ],
+        },
+    ]
     (repo / "copier.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "current release")
@@ -116,8 +137,16 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def generate_at(src: Path, ref: str, dst: Path, **answers: Any) -> Path:
     """Generate a pilot from a release and commit it, as a user does."""
     answers.setdefault("verify", False)
-    copier.run_copy(str(src), dst, data=answers, defaults=True, unsafe=True, quiet=True,
-                    skip_tasks=True, vcs_ref=ref)
+    copier.run_copy(
+        str(src),
+        dst,
+        data=answers,
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        skip_tasks=True,
+        vcs_ref=ref,
+    )
     git(dst, "init", "-q")
     git(dst, "add", "-A")
     git(dst, "commit", "-qm", "generated")
@@ -125,8 +154,16 @@ def generate_at(src: Path, ref: str, dst: Path, **answers: Any) -> Path:
 
 
 def update(dst: Path, ref: str, **answers: Any) -> None:
-    copier.run_update(dst, data=answers, defaults=True, overwrite=True, unsafe=True,
-                      quiet=True, skip_tasks=True, vcs_ref=ref)
+    copier.run_update(
+        dst,
+        data=answers,
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        quiet=True,
+        skip_tasks=True,
+        vcs_ref=ref,
+    )
 
 
 def tree(root: Path) -> dict[str, str]:
@@ -166,7 +203,9 @@ def updated(releases: Path, tmp_path_factory: pytest.TempPathFactory) -> Updated
             src / "data" / "schema.py", '"west"]', '"west", "central"]'
         ).replace('SCHEMA_VERSION = "0"', 'SCHEMA_VERSION = "2"'),
         # model code
-        f"src/{PKG}/model/train.py": edit(src / "model" / "train.py", "max_iter=1000", "max_iter=2000"),
+        f"src/{PKG}/model/train.py": edit(
+            src / "model" / "train.py", "max_iter=1000", "max_iter=2000"
+        ),
         # a setting in the file that moves in the next release
         MOVED_OLD: edit(project / MOVED_OLD, "debug = true", "debug = false"),
         # the user's own module
@@ -175,16 +214,22 @@ def updated(releases: Path, tmp_path_factory: pytest.TempPathFactory) -> Updated
     (src / "data" / "schema.py").write_text(edited[f"src/{PKG}/data/schema.py"])
     (src / "churn_rules.py").write_text(edited[f"src/{PKG}/churn_rules.py"])
     for doc in sorted(project.glob("governance/*.md")):  # filled-in governance documents
-        edited[str(doc.relative_to(project))] = doc.read_text() + "\nSigned off by the pilot board.\n"
+        edited[str(doc.relative_to(project))] = (
+            doc.read_text() + "\nSigned off by the pilot board.\n"
+        )
         doc.write_text(edited[str(doc.relative_to(project))])
     (project / ".env").write_text("APP_ENV=dev\n")  # ignored by git, the user's secrets
     git(project, "add", "-A")
     git(project, "commit", "-qm", "our pilot")
     update(project, NEW, description="Predicts churn for the retention team.")
-    fresh = tree(generate_at(
-        releases, NEW, tmp_path_factory.mktemp("fresh") / "churn-pilot",
-        description="Predicts churn for the retention team.",
-    ))
+    fresh = tree(
+        generate_at(
+            releases,
+            NEW,
+            tmp_path_factory.mktemp("fresh") / "churn-pilot",
+            description="Predicts churn for the retention team.",
+        )
+    )
     return Updated(project, fresh, edited)
 
 
@@ -226,8 +271,9 @@ def test_migration_moves_the_edited_file(updated: Updated) -> None:
 def test_updated_pilot_checks_pass(updated: Updated) -> None:
     """The pilot's own checks after the update (docs/updating.md: re-lock, then check)."""
     project = updated.project
-    lock = subprocess.run(["uv", "lock", "-q"], cwd=project, capture_output=True, text=True,
-                          timeout=600, check=False)
+    lock = subprocess.run(
+        ["uv", "lock", "-q"], cwd=project, capture_output=True, text=True, timeout=600, check=False
+    )
     assert lock.returncode == 0, lock.stderr
     uv_run(project, "ruff", "check", ".")
     uv_run(project, "ruff", "format", "--check", ".")
@@ -296,15 +342,29 @@ def test_secret_answers_are_never_recorded(tmp_path: Path) -> None:
     template.mkdir()
     copy_checkout(template)
     config = yaml.safe_load((template / "copier.yml").read_text())
-    config["throwaway_admin_key"] = {"type": "str", "secret": True, "default": "change-me",
-                                     "help": "Admin key"}
+    config["throwaway_admin_key"] = {
+        "type": "str",
+        "secret": True,
+        "default": "change-me",
+        "help": "Admin key",
+    }
     (template / "copier.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    secrets = {name: f"s3cret-{name}-value" for name, q in config.items()
-               if isinstance(q, dict) and q.get("secret")}
+    secrets = {
+        name: f"s3cret-{name}-value"
+        for name, q in config.items()
+        if isinstance(q, dict) and q.get("secret")
+    }
     assert "throwaway_admin_key" in secrets
     project = tmp_path / "p"
-    copier.run_copy(str(template), project, data={"verify": False, **secrets}, defaults=True,
-                    unsafe=True, quiet=True, skip_tasks=True)
+    copier.run_copy(
+        str(template),
+        project,
+        data={"verify": False, **secrets},
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        skip_tasks=True,
+    )
     recorded = (project / ANSWERS).read_text()
     for name, value in secrets.items():
         assert name not in recorded and value not in recorded
