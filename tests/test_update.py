@@ -9,9 +9,11 @@ Every real `v*` tag of this repository is also updated to HEAD.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,7 +136,7 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
-def generate_at(src: Path, ref: str, dst: Path, **answers: Any) -> Path:
+def generate_at(src: Path | str, ref: str, dst: Path, **answers: Any) -> Path:
     """Generate a pilot from a release and commit it, as a user does."""
     answers.setdefault("verify", False)
     copier.run_copy(
@@ -369,3 +371,110 @@ def test_secret_answers_are_never_recorded(tmp_path: Path) -> None:
     for name, value in secrets.items():
         assert name not in recorded and value not in recorded
     assert yaml.safe_load(recorded)["project_name"] == "Churn Pilot"
+
+
+# --- The generated pilot's scheduled job: its real scripts, against local remotes ------------
+
+GITHUB_JOB = ".github/workflows/template-update.yml"
+GITLAB_JOB = ".gitlab/ci/template-update.yml"
+
+
+def job_env(tmp_path: Path) -> dict[str, str]:
+    """PATH with this interpreter's tools (copier, uv) and a fake `gh` that records its args."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {tmp_path}/gh.log\n')
+    (bin_dir / "gh").chmod(0o755)
+    path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]])
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    return env | {"PATH": path, "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z"}
+
+
+def pilot_with_remote(releases: Path, tmp_path: Path, **answers: Any) -> tuple[Path, Path]:
+    """A pilot generated from OLD through a git URL, pushed to a local bare `origin`."""
+    project = generate_at(f"git+file://{releases}", OLD, tmp_path / "pilot", **answers)
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    git(origin, "config", "receive.advertisePushOptions", "true")
+    git(project, "remote", "add", "origin", str(origin))
+    git(project, "push", "-q", "origin", "HEAD")
+    return project, origin
+
+
+def run_script(script: str, cwd: Path, env: dict[str, str]) -> str:
+    proc = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, f"{script[:200]}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def test_github_job_opens_a_pull_request_for_a_new_release(releases: Path, tmp_path: Path) -> None:
+    project, origin = pilot_with_remote(releases, tmp_path)
+    job = yaml.safe_load((project / GITHUB_JOB).read_text())
+    steps = {s["name"]: s for s in job["jobs"]["update"]["steps"] if "run" in s}
+    outputs = tmp_path / "outputs"
+    env = job_env(tmp_path) | {k: str(v) for k, v in job["env"].items()}
+    env |= {"GITHUB_OUTPUT": str(outputs), "TEMPLATE_TOKEN": "", "GH_TOKEN": "token"}
+    run_script(steps["Template source must be reachable"]["run"], project, env)
+    run_script(steps["Look for a newer release"]["run"], project, env)
+    found = dict(ln.split("=", 1) for ln in outputs.read_text().split())
+    assert found == {"available": "true", "version": NEW.removeprefix("v")}
+    update_step = steps["Update, re-lock, open a pull request"]
+    assert update_step["if"] == "steps.check.outputs.available == 'true'"
+    env["VERSION"] = found["version"]
+    for _ in range(2):  # the second run finds the branch and does nothing
+        run_script(update_step["run"], project, env)
+    branch = f"template-update/{NEW}"
+    answers = yaml.safe_load(git(origin, "show", f"{branch}:{ANSWERS}"))
+    assert answers["_commit"] == NEW
+    assert git(origin, "show", f"{branch}:uv.lock")  # re-locked after the update
+    gh = (tmp_path / "gh.log").read_text().splitlines()
+    assert gh[:4] == ["pr", "create", "--title", f"Update the shipshape template to {NEW}"]
+    assert "--draft" not in gh and gh.count("create") == 1
+
+
+def test_github_job_refuses_a_local_template_path(releases: Path, tmp_path: Path) -> None:
+    project = generate_at(releases, OLD, tmp_path / "pilot")
+    job = yaml.safe_load((project / GITHUB_JOB).read_text())
+    check = next(s for s in job["jobs"]["update"]["steps"] if s.get("name", "").startswith("Tem"))
+    proc = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", check["run"]],
+        cwd=project,
+        env=job_env(tmp_path) | {"TEMPLATE_TOKEN": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stdout.strip() == (
+        f"::error::.copier-answers.yml _src_path is '{releases}', not a git URL: "
+        "see docs/updating.md"
+    )
+
+
+def test_gitlab_job_pushes_a_merge_request_branch(releases: Path, tmp_path: Path) -> None:
+    project, origin = pilot_with_remote(releases, tmp_path, ci_provider="gitlab")
+    assert not (project / ".github").exists()
+    job = yaml.safe_load((project / GITLAB_JOB).read_text())["template-update"]
+    assert job["script"][0].startswith("pip install -q copier==9.19.1 uv==")  # tools, given here
+    remote = "https://oauth2:token@gitlab.example/team/pilot.git"
+    env = job_env(tmp_path) | {
+        "TEMPLATE_UPDATE_TOKEN": "token",
+        "CI_SERVER_HOST": "gitlab.example",
+        "CI_PROJECT_PATH": "team/pilot",
+        "CI_DEFAULT_BRANCH": "main",
+        # the job's remote URL, served by the local bare repository
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"url.{origin}.insteadOf",
+        "GIT_CONFIG_VALUE_0": remote,
+    }
+    run_script("\n".join(job["script"][1:]), project, env)
+    answers = yaml.safe_load(git(origin, "show", f"template-update/{NEW}:{ANSWERS}"))
+    assert answers["_commit"] == NEW
