@@ -70,27 +70,50 @@ def move(old: str, new: str) -> int:
         print(f"migrate: {old} moved to {new} (kept your version)")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        base_file, user_file = Path(tmp, "base"), Path(tmp, "user")
+        base_file, user_file, new_file = Path(tmp, "base"), Path(tmp, "user"), Path(tmp, "new")
         base_file.write_text(base or "")
         user_file.write_text(user)
+        new_file.write_bytes(target.read_bytes())
+        merged = Path(tmp, "merged")
+        merged.write_text(user)
+        # the same sides and labels as Copier's own conflicts: yours first, the release's second
         proc = git(
             "merge-file",
             "-L",
-            "after updating",
+            "before updating",
             "-L",
             "last update",
             "-L",
-            "before updating",
-            str(target),
+            "after updating",
+            str(merged),
             str(base_file),
-            str(user_file),
+            str(new_file),
         )
-    if proc.returncode < 0 or proc.returncode > 127:
-        print(f"migrate: could not merge {old} into {new}: {proc.stderr.strip()}", file=sys.stderr)
-        return 1
+        if proc.returncode > 127:
+            print(f"migrate: could not merge {old} into {new}: {proc.stderr}", file=sys.stderr)
+            return 1
+        target.write_bytes(merged.read_bytes())
+        if proc.returncode:
+            mark_unmerged(new, base_file, user_file, new_file)
     state = "with conflicts to resolve" if proc.returncode else "merged"
     print(f"migrate: {old} moved to {new}; your edits {state}")
     return 0
+
+
+def mark_unmerged(path: str, base: Path, ours: Path, theirs: Path) -> None:
+    """Record the conflict in git's index as Copier does: `git status` shows it unmerged, and
+    `git checkout --ours/--theirs` picks the user's or the release's side."""
+    stages = [(1, base), (2, ours), (3, theirs)]
+    lines = [f"0 {'0' * 40}\t{path}"]
+    for stage, file in stages:
+        sha = git("hash-object", "-w", "--", str(file)).stdout.strip()
+        lines.append(f"100644 {sha} {stage}\t{path}")
+    subprocess.run(
+        ["git", "update-index", "--index-info"],
+        input="\n".join(lines) + "\n",
+        text=True,
+        check=True,
+    )
 
 
 def main(argv: list[str]) -> int:

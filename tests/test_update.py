@@ -28,7 +28,7 @@ pytestmark = pytest.mark.generated
 
 OLD = "v0.0.1"
 PKG = "churn_pilot"
-MARKER = "<<<<<<<"
+MARKER = "<<<<<<< "  # a conflict, as Copier and hooks/migrate.py write it
 ANSWERS = ".copier-answers.yml"
 # The older release: (template path, line in the current release, the same line back then)
 OLD_LINES = [
@@ -42,6 +42,11 @@ OLD_LINES = [
         "template/src/{{ package_name }}/data/schema.py",
         'SCHEMA_VERSION = "1"',
         'SCHEMA_VERSION = "0"',
+    ),
+    (
+        "template/config/dev.toml",
+        "# Development: embedded SQLite data and local MLflow files, nothing to start by hand.",
+        "# Development settings.",
     ),
 ]
 # A file that moved: v0.0.1 had config/dev.toml at config/development.toml
@@ -176,6 +181,20 @@ def tree(root: Path) -> dict[str, str]:
     }
 
 
+def markers(text: str) -> int:
+    return sum(line.startswith(MARKER) for line in text.splitlines())
+
+
+def conflicts(project: Path, reference: dict[str, str]) -> list[str]:
+    """Files left unmerged, or with more conflict markers than the template itself has (its
+    docs show one), compared with a fresh render."""
+    unmerged = {ln.split("\t", 1)[1] for ln in git(project, "ls-files", "-u").splitlines()}
+    marked = {
+        f for f, text in tree(project).items() if markers(text) > markers(reference.get(f, ""))
+    }
+    return sorted(unmerged | marked)
+
+
 def without_answers(files: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in files.items() if k != ANSWERS}
 
@@ -209,7 +228,7 @@ def updated(releases: Path, tmp_path_factory: pytest.TempPathFactory) -> Updated
             src / "model" / "train.py", "max_iter=1000", "max_iter=2000"
         ),
         # a setting in the file that moves in the next release
-        MOVED_OLD: edit(project / MOVED_OLD, "debug = true", "debug = false"),
+        MOVED_OLD: edit(project / MOVED_OLD, "debug = true\n", "debug = true\n# ours\n"),
         # the user's own module
         f"src/{PKG}/churn_rules.py": '"""Business rules of the retention team."""\n',
     }
@@ -237,7 +256,7 @@ def updated(releases: Path, tmp_path_factory: pytest.TempPathFactory) -> Updated
 
 def test_untouched_files_match_the_new_release(updated: Updated) -> None:
     files = tree(updated.project)
-    assert not [f for f, text in files.items() if MARKER in text], "conflict markers"
+    assert not conflicts(updated.project, updated.fresh)
     merged = {f"src/{PKG}/model/train.py", MOVED_NEW}  # user edits + release changes
     for rel, text in without_answers(updated.fresh).items():
         if rel not in updated.edited and rel not in merged:
@@ -266,8 +285,25 @@ def test_migration_moves_the_edited_file(updated: Updated) -> None:
     project = updated.project
     assert not (project / MOVED_OLD).exists()
     moved = (project / MOVED_NEW).read_text()
-    assert "debug = false" in moved and MARKER not in moved
-    assert moved == updated.fresh[MOVED_NEW].replace("debug = true", "debug = false")
+    assert moved == updated.fresh[MOVED_NEW] + "# ours\n"  # the release's and the user's lines
+
+
+def test_migration_conflict_is_marked_like_copiers(releases: Path, tmp_path: Path) -> None:
+    """The user and the release changed the same line of the moved file: a normal conflict."""
+    project = generate_at(releases, OLD, tmp_path / "pilot")
+    edit(project / MOVED_OLD, "# Development settings.", "# Development on our laptops.")
+    git(project, "commit", "-qam", "our comment")
+    update(project, NEW)
+    moved = (project / MOVED_NEW).read_text()
+    assert moved.startswith(
+        "<<<<<<< before updating\n# Development on our laptops.\n=======\n"
+        "# Development: embedded SQLite data and local MLflow files, nothing to start by hand.\n"
+        ">>>>>>> after updating\n"
+    )
+    # unmerged in the index, as the scheduled job and `git status` find conflicts
+    assert git(project, "diff", "--name-only", "--diff-filter=U").split() == [MOVED_NEW]
+    git(project, "checkout", "--ours", MOVED_NEW)  # docs/updating.md: keep your side
+    assert (project / MOVED_NEW).read_text().startswith("# Development on our laptops.\n")
 
 
 def test_updated_pilot_checks_pass(updated: Updated) -> None:
@@ -293,13 +329,24 @@ def test_untouched_pilot_updates_to_exactly_the_new_release(releases: Path, tmp_
     assert generated[protected] != expected[protected]  # the release did change it
     expected[protected] = generated[protected]
     assert without_answers(tree(project)) == expected
-    assert not [f for f, text in tree(project).items() if MARKER in text]
+    assert not conflicts(project, expected)
 
 
 def test_update_to_the_same_release_changes_nothing(releases: Path, tmp_path: Path) -> None:
     project = generate_at(releases, NEW, tmp_path / "same")
     update(project, NEW)
     assert git(project, "status", "--porcelain") == ""
+
+
+def test_changed_answer_swaps_the_files_it_renders(releases: Path, tmp_path: Path) -> None:
+    project = generate_at(releases, NEW, tmp_path / "switch")
+    assert (project / GITHUB_JOB).is_file()
+    update(project, NEW, ci_provider="gitlab")
+    assert not (project / ".github").exists() and (project / GITLAB_JOB).is_file()
+    assert "merge request" in (project / "docs" / "updating.md").read_text()
+    fresh = tree(generate_at(releases, NEW, tmp_path / "fresh", ci_provider="gitlab"))
+    assert without_answers(tree(project)) == without_answers(fresh)
+    assert not conflicts(project, fresh)
 
 
 def release_tags() -> list[str]:
@@ -316,9 +363,9 @@ def test_every_release_updates_to_head(tag: str, releases: Path, tmp_path: Path)
     git(project, "commit", "-qam", "our change")
     update(project, "HEAD")
     files = tree(project)
-    assert not [f for f, text in files.items() if MARKER in text], "conflict markers"
     assert "max_iter=2000" in train.read_text()
     fresh = tree(generate_at(src, "HEAD", tmp_path / "fresh"))
+    assert not conflicts(project, fresh)
     for rel, text in without_answers(fresh).items():
         if rel != str(train.relative_to(project)) and not rel.endswith("schema.py"):
             assert files.get(rel) == text, f"{rel} differs from a fresh render of HEAD"
@@ -415,8 +462,14 @@ def run_script(script: str, cwd: Path, env: dict[str, str]) -> str:
     return proc.stdout
 
 
-def test_github_job_opens_a_pull_request_for_a_new_release(releases: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("conflict", [False, True], ids=["clean", "conflict"])
+def test_github_job_opens_a_pull_request_for_a_new_release(
+    releases: Path, tmp_path: Path, conflict: bool
+) -> None:
     project, origin = pilot_with_remote(releases, tmp_path)
+    if conflict:  # the user changed the line the release changes (in the file that moves)
+        edit(project / MOVED_OLD, "# Development settings.", "# Development on our laptops.")
+        git(project, "commit", "-qam", "our comment")
     job = yaml.safe_load((project / GITHUB_JOB).read_text())
     steps = {s["name"]: s for s in job["jobs"]["update"]["steps"] if "run" in s}
     outputs = tmp_path / "outputs"
@@ -437,7 +490,9 @@ def test_github_job_opens_a_pull_request_for_a_new_release(releases: Path, tmp_p
     assert git(origin, "show", f"{branch}:uv.lock")  # re-locked after the update
     gh = (tmp_path / "gh.log").read_text().splitlines()
     assert gh[:4] == ["pr", "create", "--title", f"Update the shipshape template to {NEW}"]
-    assert "--draft" not in gh and gh.count("create") == 1
+    assert gh.count("create") == 1
+    assert ("--draft" in gh) == conflict
+    assert (MOVED_NEW in "\n".join(gh)) == conflict  # the files to resolve, in the body
 
 
 def test_github_job_refuses_a_local_template_path(releases: Path, tmp_path: Path) -> None:
