@@ -14,6 +14,7 @@ from typing import Any
 import copier
 import pytest
 import yaml
+from cookiecutter.main import cookiecutter
 
 from .conftest import ROOT, render
 from .test_update import copy_checkout, git, tree
@@ -89,16 +90,28 @@ def test_cookiecutter_and_copier_produce_the_same_pilot(
         assert recorded[key] == value
 
 
-def test_cookiecutter_pilot_switches_to_copier_update(cookies: Any, tmp_path: Path) -> None:
+def test_cookiecutter_pilot_from_a_git_url_switches_to_copier_update(tmp_path: Path) -> None:
+    """Baked from a git URL, the pilot records that URL, and `copier update` works from it."""
     template = tmp_path / "shipshape"  # this checkout, committed (the answers name a commit)
     template.mkdir()
     copy_checkout(template)
     git(template, "init", "-q")
     git(template, "add", "-A")
     git(template, "commit", "-qm", "release")
-    result = cookies.bake(extra_context={"verify": False}, template=str(template))
-    assert result.exit_code == 0, result.exception
-    project = Path(result.project_path)
+    url = f"git+file://{template}"
+    project = Path(
+        cookiecutter(
+            url,
+            no_input=True,
+            extra_context={"verify": False},
+            output_dir=str(tmp_path / "out"),
+            default_config={
+                "cookiecutters_dir": str(tmp_path / "cc"),
+                "replay_dir": str(tmp_path / "replay"),
+            },
+        )
+    )
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_src_path"] == url
     train = project / "src" / "churn_pilot" / "model" / "train.py"
     train.write_text(train.read_text().replace("max_iter=1000", "max_iter=2000"))
     git(project, "add", "-A")

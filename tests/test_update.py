@@ -309,13 +309,16 @@ def test_migration_conflict_is_marked_like_copiers(releases: Path, tmp_path: Pat
 def test_updated_pilot_checks_pass(updated: Updated) -> None:
     """The pilot's own checks after the update (docs/updating.md: re-lock, then check)."""
     project = updated.project
+    env = job_env(project.parent)  # uv from this interpreter's environment when not on PATH
     lock = subprocess.run(
-        ["uv", "lock", "-q"], cwd=project, capture_output=True, text=True, timeout=600, check=False
+        ["uv", "lock", "-q"], cwd=project, env=env, capture_output=True, text=True, check=False
     )
     assert lock.returncode == 0, lock.stderr
-    uv_run(project, "ruff", "check", ".")
-    uv_run(project, "ruff", "format", "--check", ".")
-    out = uv_run(project, "pytest", "-q", "-x", "-p", "no:cacheprovider").stdout
+    path = {"PATH": env["PATH"]}
+    uv_run(project, "ruff", "check", ".", env=path)
+    uv_run(project, "ruff", "format", "--check", ".", env=path)
+    uv_run(project, "mypy", env=path)
+    out = uv_run(project, "pytest", "-q", "-x", "-p", "no:cacheprovider", env=path).stdout
     assert " passed" in out and " failed" not in out
 
 
