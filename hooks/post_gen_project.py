@@ -70,7 +70,10 @@ def record_source(project: Path) -> None:
     source = str(CONTEXT.get("_template", ""))
     path = project / ANSWERS_FILE
     if REMOTE.match(source) and path.is_file():
-        text = re.sub(r"(?m)^_src_path: .*$", f"_src_path: {json.dumps(source)}", path.read_text())
+        import yaml
+
+        line = yaml.safe_dump({"_src_path": source}, width=10_000).strip()  # as Copier writes it
+        text = re.sub(r"(?m)^_src_path: .*$", lambda _: line, path.read_text())
         path.write_text(text)
 
 
