@@ -1,10 +1,12 @@
 """`copier update` from older releases keeps the user's edits and brings the new standards.
 
-Builds its own throwaway template repository (no network): release v0.0.1 is this checkout
-with older content (a file at its old path, older lines in files users edit and in files they
-do not), the current release (CHANGELOG's version) is this checkout plus a `_migrations` entry
-for the moved file. Pilots generated from v0.0.1 get the edits real users make, then update.
-Every real `v*` tag of this repository is also updated to HEAD.
+Builds its own throwaway template repository with git tags: release v0.0.1 is this checkout
+with an extra line at the top of a few files (one users leave alone, the model code, the
+protected data contract, and a file at its old path), the current release (CHANGELOG's
+version) is this checkout plus a `_migrations` entry for the moved file. Pilots generated from
+v0.0.1 get the edits real users make, then update; the updates need no network (the updated
+pilot's own checks lock from the package index). Every real `v*` tag of this repository is
+also updated to HEAD, and the pilot's scheduled update job runs against local remotes.
 """
 
 from __future__ import annotations
