@@ -48,4 +48,5 @@ def test_serve_refuses_prod_without_keys(default_project: Path) -> None:
     proc = uv_run(default_project, "churn-pilot", "serve", check=False, env={"APP_ENV": "prod"})
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: serve (prod): no API keys configured")
+    assert any(line.startswith("prod: no API keys configured for prod") for line in lines)
+    assert lines[-1].startswith("error: ") and "Traceback" not in proc.stderr
