@@ -29,7 +29,7 @@ from .contract import Features
 from .decision_log import DecisionLog, DecisionLogError, encode_decisions, protect_rows, utc_now
 from .errors import JsonResponse
 from .metrics import Metrics
-from .middleware import ServingMiddleware
+from .middleware import InFlight, ServingMiddleware
 from .model_state import ModelState
 from .scorer import top_contributions_rows
 
@@ -148,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise ConfigError(str(exc)) from None
     state = ModelState()
     metrics = Metrics()
+    inflight = InFlight()
     decisions = DecisionLog(
         settings.path(settings.serving.decision_log_dir),
         settings.serving.decision_log_max_bytes,
@@ -209,6 +210,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes=ROUTES,
         max_body=settings.serving.max_body_bytes,
         timeout_s=settings.serving.request_timeout_s,
+        inflight=inflight,
     )
     # Checked inside the endpoints (one header lookup and one hash) rather than through
     # FastAPI's dependency injection, which costs more than the whole one-row prediction.
@@ -272,7 +274,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
         )
         try:
-            await decisions.append(lines)
+            await decisions.append(lines, alone=inflight.n <= 1)
         except DecisionLogError as exc:
             log.error(str(exc))
             raise HTTPException(503, "decision log unavailable; decision not made") from None

@@ -26,11 +26,25 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"body: larger than the limit of {limit} bytes")
 
 
+class InFlight:
+    """How many requests the service is working on right now."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+
 class ServingMiddleware:
     def __init__(
-        self, app: ASGIApp, metrics: Metrics, routes: set[str], max_body: int, timeout_s: float
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        routes: set[str],
+        max_body: int,
+        timeout_s: float,
+        inflight: InFlight | None = None,
     ) -> None:
         self.app = app
+        self.inflight = inflight or InFlight()
         self.metrics = metrics
         self.routes = routes
         self.max_body = max_body
@@ -51,6 +65,7 @@ class ServingMiddleware:
         request_id = request_id or uuid.uuid4().hex
         scope.setdefault("state", {}).update(request_id=request_id, started=started)
         token = REQUEST_ID.set(request_id)
+        self.inflight.n += 1
         status = 500
         response_started = False
         id_header = (b"x-request-id", request_id.encode())
@@ -84,6 +99,7 @@ class ServingMiddleware:
             if not response_started:
                 await self._error(send_with_id, 504, f"request took over {self.timeout_s} s")
         finally:
+            self.inflight.n -= 1
             path = scope["path"]
             route = path if path in self.routes else "other"
             self.metrics.observe(route, status, time.perf_counter() - started)
