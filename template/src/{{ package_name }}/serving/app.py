@@ -5,6 +5,7 @@ explained exactly, written durably to the decision log, then answered. Access ne
 key with the right role (``serving/auth.py``) unless dev runs open.
 """
 
+import asyncio
 import gc
 import logging
 import sys
@@ -274,6 +275,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
         )
         try:
+            if inflight.n <= 1:
+                await asyncio.sleep(0)  # let requests already received enter and be counted
             await decisions.append(lines, alone=inflight.n <= 1)
         except DecisionLogError as exc:
             log.error(str(exc))
