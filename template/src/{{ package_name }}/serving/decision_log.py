@@ -4,7 +4,8 @@ Durability: a response is sent only after its records are written and ``fdatasyn
 an acknowledged decision survives a SIGKILL or a power cut. To keep that cheap under load,
 the log does *group commit*: while one write+sync runs in the writer thread, new records
 queue up; the next write takes all of them at once, syncs once, and wakes all their waiting
-requests together.
+requests together. A request that is alone (low traffic) is synced in place, sparing the
+two thread wake-ups.
 Under concurrency one sync covers many requests, so throughput is not bounded by disk sync
 latency while durability is never traded away.
 
