@@ -26,7 +26,11 @@ TARGET = ROOT / "cookiecutter.json"
 
 
 def questions(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in config.items() if not k.startswith("_") and isinstance(v, dict)}
+    return {
+        k: v
+        for k, v in config.items()
+        if not k.startswith("_") and isinstance(v, dict) and v.get("when") is not False
+    }  # `when: false` entries are computed by Copier, never asked
 
 
 def choice_pairs(choices: Any) -> list[tuple[str, str]]:
