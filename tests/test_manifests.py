@@ -82,7 +82,7 @@ def test_overlay_renders_and_validates_against_kubernetes_schemas(
     slug = slug_of(project)
     docs = by_kind([d for d in yaml.safe_load_all(rendered) if d])
     assert set(docs) == {"ConfigMap", "Service", "Deployment", "HorizontalPodAutoscaler",
-                         "PodDisruptionBudget"}
+                         "PodDisruptionBudget", "NetworkPolicy"}
     assert {d["metadata"]["namespace"] for d in docs.values()} == {f"{slug}-{env}"}
     dns_label = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
     for doc in docs.values():
@@ -95,7 +95,8 @@ def test_overlay_renders_and_validates_against_kubernetes_schemas(
     pod_labels = pod["metadata"]["labels"]
     for selector in (deployment["spec"]["selector"]["matchLabels"],
                      docs["Service"]["spec"]["selector"],
-                     docs["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"]):
+                     docs["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"],
+                     docs["NetworkPolicy"]["spec"]["podSelector"]["matchLabels"]):
         assert selector.items() <= pod_labels.items()
     assert docs["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"] == slug
 
@@ -110,12 +111,16 @@ def test_overlay_renders_and_validates_against_kubernetes_schemas(
     assert security["readOnlyRootFilesystem"] is True
     assert security["allowPrivilegeEscalation"] is False
     assert security["capabilities"]["drop"] == ["ALL"]
-    # Writable only where needed, and never from the image.
-    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/app/var", "/tmp"}
-    assert all("emptyDir" in v for v in pod["spec"]["volumes"])
+    # Writable only where needed (scratch volumes), secrets mounted read-only.
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    writable = {path for path, m in mounts.items() if not m.get("readOnly")}
+    assert writable == {"/app/var", "/tmp"}
+    assert all("emptyDir" in volumes[mounts[path]["name"]] for path in writable)
     # Configuration from the ConfigMap, secrets by reference to a Secret never committed.
     assert container["envFrom"][0]["configMapRef"]["name"] == docs["ConfigMap"]["metadata"]["name"]
-    refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]}
+    refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
+    refs |= {v["secret"]["secretName"] for v in volumes.values() if "secret" in v}
     assert refs == {f"{slug}-secrets"}
     assert "kind: Secret" not in rendered
 
