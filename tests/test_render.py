@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import itertools
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,13 @@ def test_render_matrix(tmp_path: Path, answers: dict[str, Any]) -> None:
             tomllib.loads(text)
         elif rel.endswith((".yml", ".yaml")):
             list(yaml.safe_load_all(text))
+    # Generated code is lint- and format-clean for every answer set (e.g. a 58-character name).
+    for ruff_args in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ruff", *ruff_args], cwd=project,
+            capture_output=True, text=True, check=False,
+        )
+        assert proc.returncode == 0, f"ruff {ruff_args[0]}:\n{proc.stdout[-3000:]}"
     answers_file = yaml.safe_load((project / ".copier-answers.yml").read_text())
     for key, value in answers.items():
         assert answers_file[key] == value
