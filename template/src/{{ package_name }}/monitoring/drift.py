@@ -172,7 +172,8 @@ def prometheus_text(report: DriftReport) -> str:
 
     def gauge(name: str, help_text: str, samples: list[tuple[str, float]]) -> None:
         lines.extend([f"# HELP pilot_{name} {help_text}", f"# TYPE pilot_{name} gauge"])
-        lines.extend(f"pilot_{name}{{{labels}}} {value:.6g}" for labels, value in samples)
+        # Concatenated, not an f-string: Prometheus' label braces would need doubling.
+        lines.extend("pilot_" + name + "{" + labels + "} " + f"{v:.6g}" for labels, v in samples)
 
     col = [(f'{model},column="{c.column}"', c) for c in report.columns]
     gauge("drift_psi", "PSI of a column, serving window vs training.", [(k, c.psi) for k, c in col])
