@@ -69,12 +69,20 @@ def _require(settings: Settings, alias: str, hint: str) -> ModelRef:
     return ref
 
 
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
 def record_verdict(settings: Settings, verdict: Verdict, actor: str, reason: str) -> None:
-    """Tag the version with the verdict and its headline numbers; log every number as JSON."""
+    """Tag the version with the verdict and every number; the full verdict also goes to its run."""
     ev = verdict.evaluation
     checks = {
-        c.name: {"passed": c.passed, "value": c.value, "threshold": c.threshold}
+        c.name: {"passed": c.passed, "value": _r(c.value), "threshold": _r(c.threshold)}
         for c in verdict.checks
+    }
+    slices = {
+        col: {g: {"rows": s.rows, "value": _r(s.value)} for g, s in groups.items()}
+        for col, groups in ev.slices.items()
     }
     tags = {
         "gate.verdict": "passed" if verdict.passed else "failed",
@@ -84,7 +92,9 @@ def record_verdict(settings: Settings, verdict: Verdict, actor: str, reason: str
         "gate.baseline": f"{ev.baseline:.6f}",
         "gate.champion": "none" if ev.champion is None else f"{ev.champion:.6f}",
         "gate.champion_version": ev.champion_version or NO_PREVIOUS,
-        "gate.checks": json.dumps(checks, separators=(",", ":"))[:4900],
+        "gate.checks": json.dumps(checks, separators=(",", ":")),
+        "gate.slices": json.dumps(slices, separators=(",", ":")),
+        "gate.holdout_rows": str(ev.holdout_rows),
         "gate.summary": verdict.summary()[:4900],
     } | _audit("gate", actor, reason)
     _tag(settings, ev.version, tags)

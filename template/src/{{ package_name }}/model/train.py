@@ -128,10 +128,12 @@ def lineage(settings: Settings, frame: pd.DataFrame) -> dict[str, Any]:
 def train(
     settings: Settings,
     frame: pd.DataFrame,
-    alias: str | None = None,
     shuffle_labels: bool = False,
 ) -> TrainResult:
-    """Fit, log and register; ``shuffle_labels`` is a drill that must fail the gate."""
+    """Fit, log, register and alias challenger (never champion: only `promote` moves that).
+
+    ``shuffle_labels`` is a drill: a model without signal, which the gate must refuse.
+    """
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
@@ -186,9 +188,7 @@ def train(
     version = str(info.registered_model_version)
     for key, value in tags.items():
         client.set_model_version_tag(settings.model.name, version, key, value)
-    client.set_registered_model_alias(
-        settings.model.name, alias or settings.model.challenger_alias, version
-    )
+    client.set_registered_model_alias(settings.model.name, settings.model.challenger_alias, version)
     return TrainResult(run.info.run_id, version, metrics, model_sha)
 
 
