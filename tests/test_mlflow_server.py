@@ -174,6 +174,13 @@ def version_tags(server: str, version: str) -> dict[str, str]:
     return {t["key"]: t["value"] for t in json.loads(text)["model_version"].get("tags", [])}
 
 
+def alias_version(server: str, alias: str) -> str:
+    query = urllib.parse.urlencode({"name": MODEL, "alias": alias})
+    status, text = http("GET", f"{server}/api/2.0/mlflow/registered-models/alias?{query}")
+    assert status == 200, text
+    return str(json.loads(text)["model_version"]["version"])
+
+
 def test_rails_against_a_tracking_server_with_postgresql_and_s3(
     default_project: Path, tracking_server: dict[str, str], tmp_path: Path
 ) -> None:
@@ -263,10 +270,15 @@ def test_rails_against_a_tracking_server_with_postgresql_and_s3(
         "ci", "alerts after release", "1")
     assert tags["production.previous_champion"] == "1"
 
-    # the served window (one repeated row) has drifted: exit 1, report, Prometheus figures
-    drift = pilot.run("drift", ok=False)
+    # the served window (one repeated row) has drifted: exit 1, report, Prometheus figures,
+    # and the retraining hook gates a fresh challenger into staging (champion stays put)
+    drift = pilot.run("drift", "--retrain", ok=False)
     assert drift.returncode == 1, drift.stdout + drift.stderr
     assert "BREACH" in drift.stdout and "plan drifted" in drift.stdout
+    assert "retrained: version 4: version 4 passed the gate" in drift.stdout, drift.stdout
+    assert alias_version(server, "staging-validated") == "4"
+    assert alias_version(server, "champion") == "1"
+    assert version_tags(server, "4")["staging.reason"].startswith("retrain: drift: ")
     assert "pilot_drift_breached{" in (tmp_path / "drift.prom").read_text()
     assert json.loads((tmp_path / "reports" / "latest.json").read_text())["breached"] is True
 
