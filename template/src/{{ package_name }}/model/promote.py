@@ -57,6 +57,8 @@ def _tag(settings: Settings, version: str, tags: dict[str, str]) -> None:
 
 
 def _audit(prefix: str, actor: str, reason: str) -> dict[str, str]:
+    if not reason.strip():
+        raise PromotionError("--reason is empty: say why (it is recorded on the model version)")
     return {f"{prefix}.by": actor, f"{prefix}.reason": reason, f"{prefix}.at": _now()}
 
 
@@ -121,6 +123,7 @@ def promote_to_staging(
 ) -> Verdict:
     """Run the gate; on a pass mark the version as validated by staging."""
     who = actor_name(actor)
+    _audit("staging", who, reason)  # refuse an empty reason before any work
     verdict = evaluate(settings, version, who, reason)
     version = verdict.evaluation.version
     if not verdict.passed:
@@ -138,6 +141,7 @@ def promote_to_production(
 ) -> Move:
     """Move champion to a version staging validated; refuse any other."""
     stage = settings.model.stage_alias
+    _audit("production", "", reason)  # refuse an empty reason before any work
     if version is None:
         version = _require(settings, stage, "run `promote --to staging` first").version
     ref = get_version(settings, version)
@@ -161,6 +165,7 @@ def promote_to_production(
 def rollback(settings: Settings, reason: str, actor: str | None = None) -> Move:
     """Point champion back at the champion the current one replaced."""
     alias = settings.model.champion_alias
+    _audit("rollback", "", reason)  # refuse an empty reason before any work
     current = _require(settings, alias, "nothing to roll back")
     previous = current.tags.get("production.previous_champion", NO_PREVIOUS)
     if previous == NO_PREVIOUS:
