@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from scipy.stats import ks_2samp
 
 from ..settings import Settings
@@ -47,6 +48,7 @@ class DriftReport:
     generated_at: float
     window_rows: int
     judged: bool
+    skipped_rows: int = 0
     columns: list[ColumnDrift] = field(default_factory=list)
     age_days: float = 0.0
     max_age_days: float = 0.0
@@ -126,17 +128,36 @@ def load_reference(settings: Settings) -> tuple[Any, dict[str, Any]]:
     return ref, profile
 
 
+def read_window(settings: Settings, columns: Sequence[str]) -> tuple[list[dict[str, Any]], int]:
+    """Rows of the serving window, and how many were unreadable (e.g. a torn last line)."""
+    m = settings.monitoring
+    rows, skipped = [], 0
+    for line in PredictionWindow(settings.path(m.window_path), m.window_rows, 1.0).read_lines():
+        if not line.strip():
+            continue
+        try:
+            row = orjson.loads(line)
+            if all(c in row["features"] for c in columns) and "probability" in row:
+                rows.append(row)
+                continue
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            pass
+        skipped += 1
+    return rows, skipped
+
+
 def check(settings: Settings, now: float | None = None) -> DriftReport:
     """Compare the serving window with the champion's profile and judge staleness."""
     ref, profile = load_reference(settings)
     m = settings.monitoring
     now = time.time() if now is None else now
-    rows = PredictionWindow(settings.path(m.window_path), m.window_rows, 1.0).read()
+    rows, skipped = read_window(settings, list(profile["features"]))
     report = DriftReport(
         model=ref.name,
         version=ref.version,
         generated_at=now,
         window_rows=len(rows),
+        skipped_rows=skipped,
         judged=len(rows) >= m.min_window_rows,
         age_days=(now - ref.created_ms / 1000) / 86400,
         max_age_days=m.max_model_age_days,
