@@ -22,6 +22,7 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
+from ..data.lineage import content_hash, load_lineage
 from ..data.schema import LABEL, SCHEMA_VERSION, CustomerSchema
 from ..features import build_transformer, feature_frame
 from ..monitoring.profile import build_profile
@@ -119,10 +120,14 @@ def git_state(settings: Settings) -> dict[str, str]:
 
 
 def lineage(settings: Settings, frame: pd.DataFrame) -> dict[str, Any]:
-    """The ingestion's lineage record when present, always with the hash of the rows used."""
-    path = settings.path(settings.data.processed_dir) / "lineage.json"
-    record: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-    return record | {"training_rows": len(frame), "training_sha256": data_hash(frame)}
+    """The ingestion's lineage record if it describes these rows, plus the rows' own hashes."""
+    record = load_lineage(settings)
+    matches = record is not None and record.get("content_hash") == content_hash(frame)
+    return (record if record is not None and matches else {}) | {
+        "ingest_lineage_matches": matches,
+        "training_rows": len(frame),
+        "training_sha256": data_hash(frame),
+    }
 
 
 def train(
@@ -153,7 +158,11 @@ def train(
     profile = build_profile(
         x_train, pipeline.predict_proba(x_train)[:, 1], settings.monitoring.bins
     )
-    tags = git_state(settings) | {"model_sha256": model_sha, "data_sha256": data_hash(frame)}
+    tags = git_state(settings) | {
+        "model_sha256": model_sha,
+        "data_sha256": data_hash(frame),  # what the gate compares its holdout with
+        "data_hash": content_hash(frame),  # the ingestion lineage's hash of the same rows
+    }
     if shuffle_labels:
         tags["drill"] = "shuffled_labels"
 
