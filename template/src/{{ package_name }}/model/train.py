@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from ..data.lineage import content_hash, load_lineage
+from ..data.lineage import code_version, content_hash, load_lineage
 from ..data.schema import LABEL, SCHEMA_VERSION, CustomerSchema
 from ..features import build_transformer, feature_frame
 from ..monitoring.profile import build_profile
@@ -98,25 +97,9 @@ def data_hash(frame: pd.DataFrame) -> str:
 
 
 def git_state(settings: Settings) -> dict[str, str]:
-    """Commit and dirty flag of the project checkout ("none" outside git or before a commit)."""
-
-    def git(*args: str) -> str | None:
-        try:
-            proc = subprocess.run(  # noqa: S603 - fixed arguments, no shell
-                ["git", "-C", str(settings.path(".")), *args],  # noqa: S607
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return proc.stdout.strip() if proc.returncode == 0 else None
-
-    sha = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    dirty = "unknown" if status is None else str(bool(status)).lower()
-    return {"git.sha": sha or "none", "git.dirty": dirty}
+    """Commit and dirty flag of the project checkout (no commit yet counts as dirty)."""
+    version = code_version(settings.path("."))
+    return {"git.sha": str(version["git_sha"]), "git.dirty": str(version["dirty"]).lower()}
 
 
 def lineage(settings: Settings, frame: pd.DataFrame) -> dict[str, Any]:
