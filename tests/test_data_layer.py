@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,7 @@ def test_only_chosen_sources_are_generated(tmp_path: Path, sources: list[str]) -
 @pytest.mark.parametrize("sources", [["files"], ["http"]], ids="+".join)
 def test_single_source_pilot_passes_its_checks(tmp_path: Path, sources: list[str]) -> None:
     project = render(tmp_path / "p", data_sources=sources)
+    subprocess.run(["uv", "lock", "-q"], cwd=project, check=True, timeout=300)
     uv_run(project, "ruff", "check", ".")
     uv_run(project, "ruff", "format", "--check", ".")
     uv_run(project, "mypy")
