@@ -9,6 +9,7 @@ copier.yml is the one source of truth; run this after changing a question
 Mapping: a choice question becomes a cookiecutter list (its default first, labels as choice
 prompts); a multiselect becomes a comma-separated string ("sql,files"); a bool stays a JSON
 bool; a default computed from earlier answers keeps its Jinja, reading `cookiecutter.<name>`.
+Computed questions (`when: false`) stay out: Copier derives them from the answers.
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ TARGET = ROOT / "cookiecutter.json"
 
 
 def questions(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in config.items() if not k.startswith("_") and isinstance(v, dict)}
+    """The questions a user answers (computed ones, `when: false`, are Copier's business)."""
+    return {
+        k: v
+        for k, v in config.items()
+        if not k.startswith("_")
+        and isinstance(v, dict)
+        and str(v.get("when", True)).strip().lower() != "false"
+    }
 
 
 def choice_pairs(choices: Any) -> list[tuple[str, str]]:

@@ -62,7 +62,11 @@ def test_cookiecutter_json_is_in_sync_with_copier_yml() -> None:
     )
     context = json.loads(expected)
     config = yaml.safe_load((ROOT / "copier.yml").read_text())
-    questions = [k for k, v in config.items() if not k.startswith("_") and isinstance(v, dict)]
+    questions = [
+        k
+        for k, v in config.items()
+        if not k.startswith("_") and isinstance(v, dict) and v.get("when", True) is not False
+    ]
     assert [k for k in context if not k.startswith("_")] == questions
     assert context["data_sources"] == "sql"  # multiselect: comma-separated string
 
