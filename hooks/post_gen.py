@@ -1,8 +1,9 @@
 """Post-generation verification: prove the new pilot builds and runs on this machine.
 
 Run by Copier as a task after `copier copy` (inside the new project). Steps: lock, install,
-lint, test, seed, train, serve, predict. Each step prints its duration; a failure prints one
-line naming the step and its cause and exits non-zero (the full output is in verify.log).
+lint, test, seed, train, gate (staging), promote (production), serve, predict. Each step
+prints its duration; a failure prints one line naming the step and its cause and exits
+non-zero (the full output is in verify.log).
 
 Skip verification with the answer `verify=false` (`copier copy -d verify=false ...`) or the
 environment variable SHIPSHAPE_SKIP_VERIFY=1, e.g. offline; the lock is still attempted.
@@ -167,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("seed data", [*uv, "run", "-q", "--locked", slug, "data", "seed"]),
         ("data check", [*uv, "run", "-q", "--locked", slug, "data", "check"]),
         ("train", [*uv, "run", "-q", "--locked", slug, "train"]),
+        ("gate (staging)", [*uv, "run", "-q", "--locked", slug, "promote", "--to", "staging",
+                            "--reason", "post-generation verification", "--actor", "shipshape"]),
+        ("promote", [*uv, "run", "-q", "--locked", slug, "promote", "--to", "production",
+                     "--reason", "post-generation verification", "--actor", "shipshape"]),
         ("serve + predict", None),
     ]
     total = time.perf_counter()

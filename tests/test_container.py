@@ -223,10 +223,15 @@ def test_image_serves_predictions_as_non_root(built: Built, tmp_path: Path) -> N
     try:
         store.chmod(0o755)
         tracking = f"sqlite:///{store}/mlflow.db"
-        uv_run(built.project, slug, "train", env={
+        registry = {
             "APP_MLFLOW__TRACKING_URI": tracking,
             "APP_MLFLOW__ARTIFACT_LOCATION": str(store / "artifacts"),
-        })
+        }
+        uv_run(built.project, slug, "train", env=registry)
+        # train sets `challenger`; the service serves `champion`: gate it, then promote it
+        for stage in ("staging", "production"):
+            uv_run(built.project, slug, "promote", "--to", stage, "--reason", "container test",
+                   env=registry)
         # MLflow writes a small metadata file next to local artifacts when it loads a model.
         for path in [store / "artifacts", *(store / "artifacts").rglob("*")]:
             path.chmod(0o777 if path.is_dir() else 0o666)
