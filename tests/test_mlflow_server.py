@@ -30,8 +30,14 @@ from .conftest import require_binary
 
 pytestmark = [pytest.mark.generated, pytest.mark.slow]
 
-ROW = {"age": 42, "tenure_months": 3, "monthly_spend": 120.0, "support_tickets": 5,
-       "plan": "basic", "region": "south"}
+ROW = {
+    "age": 42,
+    "tenure_months": 3,
+    "monthly_spend": 120.0,
+    "support_tickets": 5,
+    "plan": "basic",
+    "region": "south",
+}
 MODEL = "churn_pilot"
 
 
@@ -43,8 +49,9 @@ def free_port() -> int:
 
 def http(method: str, url: str, body: Any = None, timeout: float = 10) -> tuple[int, str]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"content-type": "application/json"})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"content-type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, resp.read().decode()
@@ -52,8 +59,9 @@ def http(method: str, url: str, body: Any = None, timeout: float = 10) -> tuple[
         return exc.code, exc.read().decode()
 
 
-def wait_until(what: str, ok: Any, proc: subprocess.Popen[bytes] | None = None,
-               timeout: float = 120) -> None:
+def wait_until(
+    what: str, ok: Any, proc: subprocess.Popen[bytes] | None = None, timeout: float = 120
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if proc is not None and proc.poll() is not None:
@@ -80,8 +88,13 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def as_postgres(cmd: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: drop to the postgres user when we are root."""
     if os.geteuid() == 0:
-        return [require_binary("runuser", "runs PostgreSQL as its own user"), "-u", "postgres",
-                "--", *cmd]
+        return [
+            require_binary("runuser", "runs PostgreSQL as its own user"),
+            "-u",
+            "postgres",
+            "--",
+            *cmd,
+        ]
     return cmd
 
 
@@ -99,52 +112,105 @@ def postgres() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(data, "postgres", "postgres")
     port = free_port()
-    subprocess.run(as_postgres([initdb, "-D", str(data / "db"), "-U", "postgres",
-                                "--auth=trust", "-E", "UTF8"]),
-                   check=True, capture_output=True, timeout=120)
-    subprocess.run(as_postgres([pg_ctl, "-D", str(data / "db"), "-l", str(data / "log"), "-w",
-                                "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {data}",
-                                "start"]),
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        as_postgres(
+            [initdb, "-D", str(data / "db"), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+        ),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    subprocess.run(
+        as_postgres(
+            [
+                pg_ctl,
+                "-D",
+                str(data / "db"),
+                "-l",
+                str(data / "log"),
+                "-w",
+                "-o",
+                f"-c listen_addresses=127.0.0.1 -p {port} -k {data}",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     try:
-        subprocess.run([createdb, "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                        "mlflow"], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [createdb, "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "mlflow"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/mlflow"
     finally:
-        subprocess.run(as_postgres([pg_ctl, "-D", str(data / "db"), "-m", "fast", "stop"]),
-                       capture_output=True, timeout=60, check=False)
+        subprocess.run(
+            as_postgres([pg_ctl, "-D", str(data / "db"), "-m", "fast", "stop"]),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
         shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def tracking_server(default_project: Path, postgres: str,
-                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def tracking_server(
+    default_project: Path, postgres: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     """moto_server (S3) and `mlflow server` from the generated project's own venv."""
     bin_dir = default_project / ".venv" / "bin"
     logs = tmp_path_factory.mktemp("server-logs")
     s3_port, port = free_port(), free_port()
     s3 = f"http://127.0.0.1:{s3_port}"
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"} | {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1", "MLFLOW_S3_ENDPOINT_URL": s3,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "MLFLOW_S3_ENDPOINT_URL": s3,
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     }
     procs: list[subprocess.Popen[bytes]] = []
     try:
         with (logs / "moto.log").open("wb") as log:
-            procs.append(subprocess.Popen([str(bin_dir / "moto_server"), "-H", "127.0.0.1",
-                                           "-p", str(s3_port)], stdout=log, stderr=log, env=env))
+            procs.append(
+                subprocess.Popen(
+                    [str(bin_dir / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
+                    stdout=log,
+                    stderr=log,
+                    env=env,
+                )
+            )
         wait_until("moto_server", lambda: http("GET", s3 + "/moto-api/")[0] < 500, procs[-1])
         assert http("PUT", s3 + "/mlflow")[0] == 200  # the artifact bucket
         with (logs / "mlflow.log").open("wb") as log:
-            procs.append(subprocess.Popen(
-                [str(bin_dir / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-                 "--workers", "1", "--backend-store-uri", postgres,
-                 "--artifacts-destination", "s3://mlflow/artifacts"],
-                stdout=log, stderr=log, env=env))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        str(bin_dir / "mlflow"),
+                        "server",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--workers",
+                        "1",
+                        "--backend-store-uri",
+                        postgres,
+                        "--artifacts-destination",
+                        "s3://mlflow/artifacts",
+                    ],
+                    stdout=log,
+                    stderr=log,
+                    env=env,
+                )
+            )
         url = f"http://127.0.0.1:{port}"
-        wait_until("mlflow server", lambda: http("GET", url + "/health")[0] == 200, procs[-1],
-                   timeout=240)
+        wait_until(
+            "mlflow server", lambda: http("GET", url + "/health")[0] == 200, procs[-1], timeout=240
+        )
         yield {"url": url, "s3": s3, "logs": str(logs)}
     finally:
         for proc in reversed(procs):
@@ -158,12 +224,20 @@ class Pilot:
         self.project, self.env = project, env
 
     def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([str(self.project / ".venv" / "bin" / "churn-pilot"), *args],
-                              cwd=self.project, env=self.env, capture_output=True, text=True,
-                              timeout=600, check=False)
+        proc = subprocess.run(
+            [str(self.project / ".venv" / "bin" / "churn-pilot"), *args],
+            cwd=self.project,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         if ok and proc.returncode != 0:
-            pytest.fail(f"`{' '.join(args)}` exited {proc.returncode}: "
-                        f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+            pytest.fail(
+                f"`{' '.join(args)}` exited {proc.returncode}: "
+                f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+            )
         return proc
 
 
@@ -202,10 +276,14 @@ def test_rails_against_a_tracking_server_with_postgresql_and_s3(
 
     # train -> register -> gate -> promote
     assert "version 1 as challenger" in pilot.run("train").stdout
-    assert "version 1 passed the gate" in pilot.run(
-        "promote", "--to", "staging", "--reason", "first release", *why).stdout
-    assert "alias champion -> version 1" in pilot.run(
-        "promote", "--to", "production", "--reason", "first release", *why).stdout
+    assert (
+        "version 1 passed the gate"
+        in pilot.run("promote", "--to", "staging", "--reason", "first release", *why).stdout
+    )
+    assert (
+        "alias champion -> version 1"
+        in pilot.run("promote", "--to", "production", "--reason", "first release", *why).stdout
+    )
 
     # a degraded challenger is refused, naming the failed check, and cannot skip staging
     assert "version 2 as challenger" in pilot.run("train", "--shuffle-labels").stdout
@@ -214,19 +292,33 @@ def test_rails_against_a_tracking_server_with_postgresql_and_s3(
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     assert refused.stderr.startswith("error: gate refused version 2: failed ")
     assert "failed absolute: roc_auc" in refused.stderr
-    skipped = pilot.run("promote", "--to", "production", "--version", "2", "--reason", "skip",
-                        ok=False)
-    assert skipped.stderr.strip() == ("error: version 2 was not validated in staging: "
-                                      "run `promote --to staging --version 2` first")
+    skipped = pilot.run(
+        "promote", "--to", "production", "--version", "2", "--reason", "skip", ok=False
+    )
+    assert skipped.stderr.strip() == (
+        "error: version 2 was not validated in staging: "
+        "run `promote --to staging --version 2` first"
+    )
     assert version_tags(server, "2")["gate.verdict"] == "failed"
 
     # serve, then promote a good challenger and roll back while requests are answered
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = (tmp_path / "serve.log").open("wb")
-    serve = subprocess.Popen([str(default_project / ".venv" / "bin" / "churn-pilot"), "serve",
-                              "--host", "127.0.0.1", "--port", str(port)],
-                             cwd=default_project, env=env, stdout=log, stderr=log)
+    serve = subprocess.Popen(
+        [
+            str(default_project / ".venv" / "bin" / "churn-pilot"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=default_project,
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
     answers: list[tuple[int, str]] = []
     done = threading.Event()
 
@@ -267,7 +359,10 @@ def test_rails_against_a_tracking_server_with_postgresql_and_s3(
     assert {version for _, version in answers} == {"1", "3"}
     tags = version_tags(server, "3")
     assert (tags["rollback.by"], tags["rollback.reason"], tags["rollback.to"]) == (
-        "ci", "alerts after release", "1")
+        "ci",
+        "alerts after release",
+        "1",
+    )
     assert tags["production.previous_champion"] == "1"
 
     # the served window (one repeated row) has drifted: exit 1, report, Prometheus figures,
