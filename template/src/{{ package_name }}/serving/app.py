@@ -37,6 +37,7 @@ from .scorer import top_contributions_rows
 log = logging.getLogger(__name__)
 
 ROW_EXAMPLE = Features.model_json_schema()["examples"][0]
+PUBLIC_TAGS = ("git.sha", "model_sha256", "gate.verdict", "production.at")
 ROUTES = {"/predict", "/explain", "/metadata", "/health", "/ready", "/metrics", "/admin/reload"}
 
 
@@ -103,6 +104,9 @@ class Metadata(BaseModel):
                     "alias": "champion",
                     "trained_at": "2026-01-31T12:00:00+00:00",
                     "training_data_hash": "9f2c...",
+                    "run_id": "05bc9e9e1a8c4a8bb1d66d6d34543174",
+                    "loaded_at": 1769860800.0,
+                    "tags": {"git.sha": "1a2b3c4", "gate.verdict": "passed"},
                     "detail": None,
                 }
             ]
@@ -113,8 +117,11 @@ class Metadata(BaseModel):
     alias: str
     trained_at: str | None = Field(description="When the model version was registered (UTC)")
     training_data_hash: str | None = Field(description="SHA-256 of the training rows")
+    run_id: str = Field(description="The MLflow run that trained this version")
+    loaded_at: float = Field(description="When this process loaded the model (unix time)")
+    tags: dict[str, str] = Field(description="Release tags: git sha, model hash, gate verdict")
     detail: dict[str, Any] | None = Field(
-        default=None, description="Run id and version tags (admin keys only)"
+        default=None, description="Every version tag (admin keys only)"
     )
 
 
@@ -181,6 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("dev: API is open, no keys configured (APP_SERVING__API_KEYS)")
         decisions.start()
         state.load(settings)
+        state.watch(settings)  # follows the alias: promote/rollback apply without a restart
         metrics.model_loaded.set(1 if state.current else 0)
         # Imports and the model are long-lived: keep the collector from rescanning them on
         # every collection, and collect the young generation less often (fewer pauses).
@@ -189,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await state.stop()
             await decisions.aclose()  # after uvicorn drained in-flight requests
             window.flush()
 
@@ -363,9 +372,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "alias": ref.alias,
             "trained_at": trained,
             "training_data_hash": ref.tags.get("data_sha256"),
+            "run_id": ref.run_id,
+            "loaded_at": loaded.loaded_at,
+            "tags": {k: v for k, v in ref.tags.items() if k in PUBLIC_TAGS},
         }
         if key.allows("admin"):
-            body["detail"] = {"run_id": ref.run_id, "tags": ref.tags}
+            body["detail"] = {"tags": ref.tags}
         return body
 
     @app.post(
