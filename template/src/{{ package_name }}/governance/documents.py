@@ -18,7 +18,7 @@ BLOCK = re.compile(
     r"(<!-- END GENERATED: (?P=name) -->)",
     re.DOTALL,
 )
-PLACEHOLDER = re.compile(r"\bTODO\b|\bMISSING\b|not rendered yet", re.IGNORECASE)
+PLACEHOLDER = re.compile(r"\bTODO\b|\bMISSING\b|(?i:not rendered yet)")
 FIELD = re.compile(r"^- (?P<name>[A-Z][\w /-]*):[ \t]*(?P<value>.*)$", re.MULTILINE)
 ENTRY = re.compile(r"^## (?P<key>[a-z]+-\d+)\b.*$", re.MULTILINE)
 SIGN_OFF_FIELDS = ("Reviewer", "Role", "Date", "Outcome")

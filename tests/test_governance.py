@@ -1,0 +1,267 @@
+"""Governance (issue 7): documents per regulated domain, `governance render` and `ready`.
+
+Quick tier: documents and the evidence table render for every domain. Generated tier: a pilot
+scores from its real evidence, and breaking one piece of evidence at a time lowers the score.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT, generate, render, uv_run
+
+PKG_DIR = ROOT / "template" / "src" / "{{ package_name }}"
+DOMAIN_MARKS = {
+    "finance": "SR 11-7",
+    "health": "HIPAA",
+    "hr": "Four-fifths rule",
+    "legal": "Privilege",
+}
+NO_CI = "tests pass but no CI job runs them"
+# Items whose evidence other issues create (gate, promote/rollback, monitoring, CI jobs).
+# While that evidence is absent from the project they count as pending, not as passing;
+# once issues 4-6 are merged, empty this set: the assertion becomes score >= 5 as is.
+PENDING_FROM_OTHER_ISSUES = {
+    "infrastructure-4", "infrastructure-6", "infrastructure-7",
+    "monitoring-1", "monitoring-4", "monitoring-6", "monitoring-7",
+}  # fmt: skip
+
+
+def load_evidence() -> Any:
+    path = PKG_DIR / "governance" / "evidence.py"
+    spec = importlib.util.spec_from_file_location("pilot.evidence", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_evidence_table_is_the_whole_ml_test_score() -> None:
+    ev = load_evidence()
+    assert list(ev.ML_TEST_SCORE) == ["data", "model", "infrastructure", "monitoring"]
+    for section, items in ev.ML_TEST_SCORE.items():
+        assert [i.key for i in items] == [f"{section}-{n}" for n in range(1, 8)]
+        for item in items:
+            assert item.checks or item.manual_why, f"{item.key}: no evidence and no reason"
+    assert len(ev.DEFINITION_OF_DONE) == 4
+    assert set(ev.DOMAIN_CHECKS) == {"finance", "health", "hr", "legal"}
+
+
+@pytest.mark.parametrize("domain", ["none", "finance", "health", "hr", "legal"])
+def test_governance_documents_per_domain(tmp_path: Path, domain: str) -> None:
+    project = render(tmp_path / "p", regulated_domain=domain)
+    docs = project / "governance"
+    names = {p.name for p in docs.glob("*.md")}
+    assert {
+        "checklist.md",
+        "model-card.md",
+        "datasheet.md",
+        "risk-assessment.md",
+        "kpis.md",
+        "sign-off.md",
+        "manual-tests.md",
+        "README.md",
+    } <= names
+    risk = (docs / "risk-assessment.md").read_text()
+    for other, mark in DOMAIN_MARKS.items():
+        assert (mark in risk) == (other == domain), f"{domain}: {mark}"
+    for path in docs.glob("*.md"):
+        text = path.read_text()
+        begins = re.findall(r"<!-- BEGIN GENERATED: ([\w-]+) -->", text)
+        assert begins == re.findall(r"<!-- END GENERATED: ([\w-]+) -->", text), path.name
+    settings = (project / "src" / "churn_pilot" / "settings.py").read_text()
+    assert (
+        f'regulated_domain: Literal["none", "finance", "health", "hr", "legal"] = "{domain}"'
+        in settings
+    )
+
+
+# generated tier ---------------------------------------------------------------------------
+
+
+def ready(project: Path) -> dict[str, Any]:
+    proc = uv_run(project, "churn-pilot", "ready", check=False)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    assert "ML Test Score" in proc.stdout
+    return json.loads((project / "reports" / "readiness.json").read_text())
+
+
+def run_tests(project: Path) -> None:
+    """The project's own suite, leaving reports/junit.xml (failures are expected when broken)."""
+    uv_run(project, "pytest", "-q", "-p", "no:cacheprovider", check=False, timeout=600)
+
+
+def absent(note: str) -> bool:
+    """The evidence does not exist yet (as opposed to existing and failing)."""
+    gone = ("not in the last run", "no CI job", "no file", "no tag")
+    return any(g in note for g in gone) and "failed in the last run" not in note
+
+
+def projected(report: dict[str, Any], section: str) -> float:
+    """Points once a CI job runs the suite (issue 6) and the pending evidence exists."""
+    return sum(
+        1.0
+        for i in report["items"][section]
+        if i["status"] == "automated"
+        or i["note"] == NO_CI
+        or (i["key"] in PENDING_FROM_OTHER_ISSUES and absent(i["note"]))
+    )
+
+
+def assert_top_band(report: dict[str, Any]) -> None:
+    for section, score in report["sections"].items():
+        if not PENDING_FROM_OTHER_ISSUES and not any(
+            i["note"] == NO_CI for i in report["items"][section]
+        ):
+            assert score >= 5, f"{section}: {score}"
+        assert projected(report, section) >= 5, f"{section}: {report['items'][section]}"
+    for items in report["items"].values():
+        for i in items:
+            failed = "failed in the last run" in i["note"]
+            assert not failed, f"{i['key']}: {i['note']}"
+
+
+@pytest.fixture(scope="module")
+def finance_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate(tmp_path_factory.mktemp("finance") / "churn-pilot", regulated_domain="finance")
+
+
+@pytest.mark.generated
+def test_fresh_pilot_scores_from_its_evidence(default_project: Path) -> None:
+    log = (default_project / "verify.log").read_text()
+    assert "churn-pilot ready" in log
+    report = ready(default_project)
+    assert_top_band(report)
+    items = [i for section in report["items"].values() for i in section]
+    manual = {i["key"] for i in items if i["status"] == "missing"}
+    assert {"data-3", "data-6", "model-2"} <= manual
+    md = (default_project / "governance" / "readiness.md").read_text()
+    assert "## Tests that remain manual, and why" in md and "data-6" in md
+    assert "<table>" in (default_project / "governance" / "readiness.html").read_text()
+    card = (default_project / "governance" / "model-card.md").read_text()
+    assert "Not rendered yet" not in card and "| roc_auc |" in card and "| region | south |" in card
+
+
+@pytest.mark.generated
+def test_regulated_domain_pilot_adds_its_checks(finance_project: Path) -> None:
+    report = ready(finance_project)
+    assert report["regulated_domain"] == "finance"
+    assert [d["key"] for d in report["domain"]] == ["finance-1", "finance-2"]
+    assert report["domain"][0]["status"] != "missing"  # adverse-action reasons are tested
+    assert_top_band(report)
+    risk = (finance_project / "governance" / "risk-assessment.md").read_text()
+    assert "SR 11-7" in risk and "Not rendered yet" not in risk
+
+
+@pytest.mark.generated
+def test_render_keeps_hand_written_text(default_project: Path) -> None:
+    card = default_project / "governance" / "model-card.md"
+    original = card.read_text()
+    try:
+        edited = original.replace("## Limitations", "## Limitations\n\nHand-written by a reviewer.")
+        block = r"(<!-- BEGIN GENERATED: metrics -->\n).*?(<!-- END)"
+        edited = re.sub(block, r"\1stale\n\2", edited, flags=re.DOTALL)
+        card.write_text(edited)
+        uv_run(default_project, "churn-pilot", "governance", "render")
+        text = card.read_text()
+        assert "Hand-written by a reviewer." in text
+        assert "stale" not in text and "| roc_auc |" in text
+    finally:
+        card.write_text(original)
+
+
+def _edit(path: Path, old: str, new: str) -> Callable[[], None]:
+    def apply() -> None:
+        text = path.read_text()
+        assert old in text, f"{path.name}: {old!r} not found"
+        path.write_text(text.replace(old, new, 1))
+
+    return apply
+
+
+@pytest.fixture
+def restore(default_project: Path) -> Iterator[Callable[[Path], None]]:
+    saved: dict[Path, bytes] = {}
+
+    def keep(path: Path) -> None:
+        saved[path] = path.read_bytes()
+
+    yield keep
+    for path, data in saved.items():
+        path.write_bytes(data)
+    run_tests(default_project)
+
+
+@pytest.mark.generated
+def test_breaking_one_thing_at_a_time_lowers_the_score(
+    default_project: Path, restore: Callable[[Path], None]
+) -> None:
+    p = default_project
+    src = p / "src" / "churn_pilot"
+    manual = p / "governance" / "manual-tests.md"
+    run_tests(p)
+    base = ready(p)
+    breaks: list[tuple[str, Path, Callable[[], None], str, str]] = [
+        (
+            "schema check removed",
+            src / "data" / "schema.py",
+            _edit(src / "data" / "schema.py", "ge=18, le=100, ", ""),
+            "data",
+            "data-1",
+        ),
+        (
+            "schema test deleted",
+            p / "tests" / "test_schema.py",
+            lambda: (p / "tests" / "test_schema.py").unlink(),
+            "data",
+            "data-4",
+        ),
+        (
+            "fairness test removed",
+            p / "tests" / "test_ml_score.py",
+            _edit(p / "tests" / "test_ml_score.py", "def test_fairness", "def _fairness"),
+            "model",
+            "model-7",
+        ),
+        (
+            "training no longer logs its seed",
+            src / "model" / "train.py",
+            _edit(src / "model" / "train.py", '"seed": settings.model.seed,', ""),
+            "infrastructure",
+            "infrastructure-1",
+        ),
+    ]
+    for name, path, apply, section, key in breaks:
+        restore(path)
+        data = path.read_bytes()
+        apply()
+        try:
+            run_tests(p)
+            if path.name == "train.py":
+                uv_run(p, "churn-pilot", "train")
+            broken = ready(p)
+        finally:
+            path.write_bytes(data)
+            if path.name == "train.py":
+                uv_run(p, "churn-pilot", "train")
+        item = next(i for i in broken["items"][section] if i["key"] == key)
+        assert item["points"] == 0, f"{name}: {item}"
+        assert broken["sections"][section] < base["sections"][section], name
+    # a documented manual result is worth half a point; a TODO left in it is worth nothing
+    restore(manual)
+    text = manual.read_text()
+    entry = text.split("## data-6")[1].split("\n## ")[0]
+    filled = re.sub(r"- (Result|Date|By|Evidence): TODO.*", r"- \1: done", entry)
+    manual.write_text(text.replace(entry, filled))
+    run_tests(p)
+    with_manual = ready(p)
+    assert with_manual["sections"]["data"] == base["sections"]["data"] + 0.5
