@@ -31,6 +31,7 @@ class ItemResult:
     status: str  # automated, manual or missing
     evidence: list[str]
     note: str  # what is missing, or why the item stays manual
+    manual_only: bool = False  # no automated check exists for this item
 
 
 @dataclass(frozen=True)
@@ -144,11 +145,13 @@ class Evaluator:
             return ItemResult(item.key, item.title, 0.5, "manual", texts, note)
         if manual and manual.complete:
             entry = f"manual result in governance/manual-tests.md#{item.key}"
-            return ItemResult(item.key, item.title, 0.5, "manual", [entry], item.manual_why)
-        note = "; ".join(missing) or f"manual test, {item.manual_why}"
+            return ItemResult(
+                item.key, item.title, 0.5, "manual", [entry], item.manual_why, not item.checks
+            )
+        note = "; ".join(missing) or f"manual test not documented yet ({item.manual_why})"
         if manual and not manual.complete:
             note += f"; manual-tests.md#{item.key}: {manual.problem}"
-        return ItemResult(item.key, item.title, 0.0, "missing", texts, note)
+        return ItemResult(item.key, item.title, 0.0, "missing", texts, note, not item.checks)
 
 
 def evaluate(settings: Settings, root: Path = PROJECT_ROOT) -> Readiness:

@@ -26,8 +26,8 @@ def table(r: Readiness) -> str:
     return "\n".join(lines)
 
 
-def _manual(r: Readiness) -> list[ItemResult]:
-    return [i for items in r.sections.values() for i in items if i.status != "automated"]
+def _scored(r: Readiness) -> list[ItemResult]:
+    return [i for items in r.sections.values() for i in items]
 
 
 def markdown(r: Readiness) -> str:
@@ -56,9 +56,15 @@ def markdown(r: Readiness) -> str:
             said = "<br>".join(i.evidence) if i.status != "missing" else f"missing: {i.note}"
             out.append(f"| {i.key} | {i.title} | {i.points:.1f} ({i.status}) | {said} |")
         out.append("")
+    manual = [i for i in _scored(r) if i.manual_only]
     out += ["## Tests that remain manual, and why", ""]
-    out += [f"- **{i.key}** {i.title}: {i.note or 'documented by hand'}" for i in _manual(r)]
-    out += ["" if _manual(r) else "None: every test is automated.", ""]
+    out += ["No automated check exists for these; a result documented in"]
+    out += ["`governance/manual-tests.md` earns half a point each.", ""]
+    out += [f"- **{i.key}** {i.title}: {i.note}" for i in manual] or ["None."]
+    pending = [i for i in _scored(r) if not i.manual_only and i.status != "automated"]
+    out += ["", "## Automated checks not (yet) earning a point", ""]
+    out += [f"- **{i.key}** {i.title}: {i.note}" for i in pending] or ["None."]
+    out.append("")
     out += ["## Definition of done", "", "| item | status | evidence |", "| --- | --- | --- |"]
     for i in [*r.definition_of_done, *r.domain]:
         said = "<br>".join(i.evidence) if i.status != "missing" else f"missing: {i.note}"
