@@ -74,9 +74,14 @@ class Evaluator:
         if isinstance(c, ev.Test):
             return self._test(c)
         if isinstance(c, ev.CiJob):
-            if c.name in self.jobs:
-                return CheckResult("automated", f"CI job `{c.name}`")
-            return CheckResult("missing", f"no CI job `{c.name}`")
+            pattern = re.compile(c.pattern)
+            found = [n for n, text in self.jobs.items() if pattern.search(f"{n}\n{text}")]
+            if found:
+                return CheckResult("automated", f"CI job `{found[0]}` (/{c.pattern}/)")
+            return CheckResult("missing", f"no CI job matching /{c.pattern}/")
+        if isinstance(c, ev.AnyOf):
+            results = [self.check(a) for a in c.checks]
+            return max(results, key=lambda r: RANK[r.level])
         if isinstance(c, ev.File):
             return self._file(c)
         if isinstance(c, ev.Registry):
@@ -106,12 +111,13 @@ class Evaluator:
         return CheckResult("automated", f"test `{c.id}` passed; CI job `{self.suite_job}`")
 
     def _file(self, c: ev.File) -> CheckResult:
-        path = self.root / c.path
-        if not path.is_file():
+        paths = sorted(p for p in self.root.glob(c.path) if p.is_file())
+        if not paths:
             return CheckResult("missing", f"no file `{c.path}`")
-        if c.pattern and not re.search(c.pattern, path.read_text(errors="replace")):
-            return CheckResult("missing", f"file `{c.path}` lacks /{c.pattern}/")
-        return CheckResult("automated", f"file `{c.path}`")
+        for path in paths:
+            if not c.pattern or re.search(c.pattern, path.read_text(errors="replace")):
+                return CheckResult("automated", f"file `{path.relative_to(self.root)}`")
+        return CheckResult("missing", f"no file `{c.path}` with /{c.pattern}/")
 
     def _registry(self, c: ev.Registry) -> CheckResult:
         r = self.registry
