@@ -1,7 +1,7 @@
 """What counts as evidence: the ML Test Score and the definition of done, as one table.
 
 Each item lists the checks that back it automatically. Kinds of check:
-``Test`` (passed in the last JUnit report, ``reports/junit.xml``, and a CI job runs pytest),
+``Test`` (passed in the last JUnit reports, ``reports/junit*.xml``, and a CI job runs pytest),
 ``CiJob`` (a CI job whose name or steps match a pattern), ``File`` (a file, or any file of a
 glob, optionally holding a pattern), ``Registry`` (a fact on the champion model version or its
 run), ``Document`` (a governance document with no placeholder left), ``SignOff`` (signed and

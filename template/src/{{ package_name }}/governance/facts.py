@@ -71,7 +71,7 @@ class Facts:
         return _table(
             ("fact", "value"),
             [
-                ("registered model", f"`{r.name}` version {r.version} (alias `champion`)"),
+                ("registered model", f"`{r.name}` version {r.version} (alias `{r.alias}`)"),
                 ("registered at", _when(r.created_ms)),
                 ("MLflow run", f"`{r.run_id}`"),
                 ("training code", f"[model/train.py]({CODE}/model/train.py)"),
@@ -95,7 +95,8 @@ class Facts:
             from ..model.registry import load_pipeline, resolve_alias
             from ..model.train import predict_proba
 
-            pipeline = load_pipeline(self.settings, resolve_alias(self.settings, "champion"))
+            ref = resolve_alias(self.settings, self.registry.alias)
+            pipeline = load_pipeline(self.settings, ref)
             test = quality.holdout(self.settings, pd.read_parquet(self.processed))
             self._scored = (test, predict_proba(pipeline, test))
         return self._scored

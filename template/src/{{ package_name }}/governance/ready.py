@@ -63,8 +63,9 @@ class Evaluator:
     def __init__(self, settings: Settings, root: Path = PROJECT_ROOT) -> None:
         self.root = root
         gov = settings.governance
-        self.report: TestReport | None = read_test_report(root, settings.path(gov.junit_report))
-        self.report_name = str(gov.junit_report)
+        reports = settings.path(gov.reports_dir)
+        self.report: TestReport | None = read_test_report(root, reports, gov.junit_reports)
+        self.report_name = f"{gov.reports_dir}/{gov.junit_reports}"
         self.jobs = ci_jobs(root)
         self.registry: RegistryFacts = registry_facts(settings)
         self.manual = manual_entries(settings.path(gov.docs_dir) / "manual-tests.md")
@@ -123,7 +124,7 @@ class Evaluator:
         r = self.registry
         if r.problem:
             return CheckResult("missing", r.problem)
-        where = f"{r.name} v{r.version}"
+        where = f"{r.name} v{r.version} @{r.alias}"
         found: dict[str, str] = {
             "param": r.params,
             "metric": {k: f"{v:.4g}" for k, v in r.metrics.items()},

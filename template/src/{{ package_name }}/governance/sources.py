@@ -42,25 +42,28 @@ def _test_id(root: Path, classname: str, name: str) -> str:
     return "::".join(["/".join(parts) + ".py", name.split("[")[0]])
 
 
-def read_test_report(root: Path, path: Path) -> TestReport | None:
-    if not path.exists():
+def read_test_report(root: Path, directory: Path, pattern: str) -> TestReport | None:
+    """Outcomes from every JUnit report matching the pattern (e.g. the main run and a fuzz
+    run that wrote its own file); None when there is none."""
+    paths = sorted(directory.glob(pattern))
+    if not paths:
         return None
-    try:
-        tree = ET.parse(path)  # noqa: S314 - our own test runner's report
-    except ET.ParseError as exc:
-        raise GovernanceError(f"{path.name}: not a JUnit XML report ({exc})") from None
     outcomes: dict[str, list[str]] = {}
-    stamp = ""
-    for suite in tree.iter("testsuite"):
-        stamp = stamp or suite.get("timestamp", "")
-    for case in tree.iter("testcase"):
-        test_id = _test_id(root, case.get("classname", ""), case.get("name", ""))
-        tags = {child.tag for child in case}
-        result = next((t for t in ("failure", "error", "skipped") if t in tags), "passed")
-        outcomes.setdefault(test_id, []).append(
-            {"failure": "failed", "error": "failed"}.get(result, result)
-        )
-    return TestReport(path, outcomes, stamp)
+    stamps = []
+    for path in paths:
+        try:
+            tree = ET.parse(path)  # noqa: S314 - our own test runner's report
+        except ET.ParseError as exc:
+            raise GovernanceError(f"{path.name}: not a JUnit XML report ({exc})") from None
+        stamps += [s.get("timestamp", "") for s in tree.iter("testsuite")]
+        for case in tree.iter("testcase"):
+            test_id = _test_id(root, case.get("classname", ""), case.get("name", ""))
+            tags = {child.tag for child in case}
+            result = next((t for t in ("failure", "error", "skipped") if t in tags), "passed")
+            outcomes.setdefault(test_id, []).append(
+                {"failure": "failed", "error": "failed"}.get(result, result)
+            )
+    return TestReport(directory, outcomes, max(stamps, default=""))
 
 
 def _load_yaml(path: Path) -> Any:
@@ -91,6 +94,7 @@ def ci_jobs(root: Path) -> dict[str, str]:
 class RegistryFacts:
     problem: str = ""  # why there are no facts
     name: str = ""
+    alias: str = ""
     version: str = ""
     run_id: str = ""
     created_ms: int = 0
@@ -100,23 +104,37 @@ class RegistryFacts:
     artifacts: list[str] = field(default_factory=list)
 
 
-def registry_facts(settings: Settings, alias: str = "champion") -> RegistryFacts:
-    """The champion version and its run, or the reason they cannot be read."""
+def registry_facts(
+    settings: Settings, aliases: tuple[str, ...] = ("champion", "challenger")
+) -> RegistryFacts:
+    """The first aliased version found (champion, else the challenger a CI run just trained)
+    and its run, or the reason they cannot be read."""
     uri = settings.sqlite_abs(settings.mlflow.tracking_uri)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         return RegistryFacts(problem=f"no registry yet ({settings.mlflow.tracking_uri})")
     from ..model.registry import configure, resolve_alias
 
+    ref = None
+    problem = ""
+    for alias in aliases:
+        try:
+            ref = resolve_alias(settings, alias)
+            break
+        except Exception as exc:
+            first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            problem = problem or f"no {alias} model '{settings.model.name}' ({first})"
+    if ref is None:
+        return RegistryFacts(problem=problem)
     try:
-        ref = resolve_alias(settings, alias)
         client = configure(settings)
         run = client.get_run(ref.run_id)
         artifacts = [a.path for a in client.list_artifacts(ref.run_id)]
     except Exception as exc:
         first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        return RegistryFacts(problem=f"no {alias} model '{settings.model.name}' ({first})")
+        return RegistryFacts(problem=f"{ref.name} v{ref.version}: unreadable run ({first})")
     return RegistryFacts(
         name=ref.name,
+        alias=ref.alias,
         version=ref.version,
         run_id=ref.run_id,
         created_ms=ref.created_ms,
