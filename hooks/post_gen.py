@@ -183,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("types", [*uv, "run", "-q", "--locked", "mypy"]),
         ("tests", [*uv, "run", "-q", "--locked", "pytest", "-q", "-x", "-p", "no:cacheprovider"]),
         ("seed data", [*uv, "run", "-q", "--locked", slug, "data", "seed"]),
+        ("data check", [*uv, "run", "-q", "--locked", slug, "data", "check"]),
         ("train", [*uv, "run", "-q", "--locked", slug, "train"]),
         ("governance", [*uv, "run", "-q", "--locked", slug, "governance", "render"]),
         ("readiness", None),

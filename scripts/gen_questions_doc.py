@@ -36,7 +36,7 @@ EFFECTS = {
 def render() -> str:
     questions: dict[str, Any] = {
         k: v for k, v in yaml.safe_load((ROOT / "copier.yml").read_text()).items()
-        if not k.startswith("_")
+        if not k.startswith("_") and v.get("when") is not False  # computed, never asked
     }
     lines = [
         "# Questions",

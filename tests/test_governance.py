@@ -28,12 +28,13 @@ DOMAIN_MARKS = {
     "legal": "Privilege",
 }
 NO_CI = "tests pass but no CI job runs them"
-# Items whose evidence other issues create (gate, promote/rollback, monitoring, CI jobs).
+# Items whose evidence other issues create and main does not have yet.
 # While that evidence is absent from the project they count as pending, not as passing;
 # once issues 4-6 are merged, empty this set: the assertion becomes score >= 5 as is.
 PENDING_FROM_OTHER_ISSUES = {
-    "infrastructure-4", "infrastructure-6", "infrastructure-7",
-    "monitoring-1", "monitoring-4", "monitoring-6", "monitoring-7", "dod-3",
+    "infrastructure-4", "infrastructure-6", "infrastructure-7",  # issue 4: gate, promote, rollback
+    "monitoring-4", "monitoring-7",  # issue 4: staleness, retrain on a quality drop
+    "dod-3",  # issues 4/6: a drift job (CI or a k8s CronJob)
 }  # fmt: skip
 
 

@@ -71,6 +71,8 @@ class Item:
 
 
 SCORE = "tests/test_ml_score.py::"
+INGEST = "tests/test_ingest.py::"
+SQL = "tests/test_source_sql.py::"
 RAILS = "tests/test_rails.py::"
 DRIFT = "tests/test_drift.py::"
 
@@ -81,7 +83,7 @@ ML_TEST_SCORE: dict[Section, tuple[Item, ...]] = {
             "Feature expectations are captured in a schema",
             (
                 Test("tests/test_schema.py::test_schema_rejects_bad_values"),
-                Test("tests/test_ingest.py::test_invalid_rows_fail_with_the_column_named"),
+                Test(INGEST + "test_bad_rows_are_quarantined_with_reasons"),
                 File(f"{SRC}/data/schema.py", r"class CustomerSchema"),
             ),
         ),
@@ -105,7 +107,10 @@ ML_TEST_SCORE: dict[Section, tuple[Item, ...]] = {
         Item(
             "data-5",
             "The pipeline keeps its privacy controls",
-            (Test(SCORE + "test_pii_never_reaches_the_model_or_the_window"),),
+            (
+                Test(SCORE + "test_pii_never_reaches_the_model_or_the_window"),
+                Test(INGEST + "test_pii_is_hashed_before_training_data"),
+            ),
         ),
         Item(
             "data-6",
@@ -166,7 +171,12 @@ ML_TEST_SCORE: dict[Section, tuple[Item, ...]] = {
         Item(
             "infrastructure-1",
             "Training is reproducible",
-            (Test(SCORE + "test_training_is_reproducible"), Registry("param", "seed")),
+            (
+                Test(SCORE + "test_training_is_reproducible"),
+                Test(INGEST + "test_training_run_carries_the_lineage"),
+                Registry("param", "seed"),
+                Registry("tag", "data_hash"),
+            ),
         ),
         Item(
             "infrastructure-2",
@@ -212,7 +222,7 @@ ML_TEST_SCORE: dict[Section, tuple[Item, ...]] = {
             "monitoring-2",
             "Data invariants hold for training and serving inputs",
             (
-                Test("tests/test_ingest.py::test_invalid_rows_fail_with_the_column_named"),
+                Test(INGEST + "test_bad_rows_are_quarantined_with_reasons"),
                 Test("tests/test_api.py::test_bad_input_is_a_4xx_naming_the_field"),
             ),
         ),
@@ -254,8 +264,13 @@ DEFINITION_OF_DONE: tuple[Item, ...] = (
         "dod-2",
         "Data pipeline tested against production-equivalent sources",
         (
-            Test("tests/test_ingest.py::test_seed_then_ingest_writes_validated_table"),
-            CiJob(r"postgres"),
+            Test(INGEST + "test_seed_then_ingest_every_source"),
+            AnyOf(
+                (
+                    Test(SQL + "test_postgres_seed_ingest_and_lineage_without_password"),
+                    CiJob(r"postgres"),
+                )
+            ),
         ),
     ),
     Item(

@@ -12,6 +12,7 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
+from ..data.lineage import content_hash, load_lineage
 from ..data.schema import LABEL, SCHEMA_VERSION
 from ..features import build_transformer, feature_frame
 from ..settings import Settings
@@ -82,6 +83,12 @@ def train(settings: Settings, frame: pd.DataFrame, alias: str = "champion") -> T
             }
         )
         mlflow.log_metrics(metrics)
+        # Lineage of the training table (issue 3): attached only if it describes this frame.
+        data_hash = content_hash(frame)
+        mlflow.set_tag("data_hash", data_hash)
+        lineage = load_lineage(settings)
+        if lineage is not None and lineage.get("content_hash") == data_hash:
+            mlflow.log_dict(lineage, "lineage.json")
         example = x_train.head(5)
         info = mlflow.sklearn.log_model(
             pipeline,

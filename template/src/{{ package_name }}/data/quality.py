@@ -1,0 +1,89 @@
+"""Row-level validation: every row read is either accepted or quarantined with its reasons.
+
+The contract (``CustomerSchema``) is applied lazily, so all failures of a batch are collected;
+rows that fail go to quarantine with the failed checks, the rest are coerced and accepted.
+Structural problems (missing columns, nothing to read) fail the whole source instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.errors as pa_errors
+
+from .errors import DataError
+from .schema import KEY, CustomerSchema
+
+CONTRACT_COLUMNS: list[str] = list(CustomerSchema.to_schema().columns)
+FAILED = "_failed_checks"
+SOURCE = "_source"
+
+
+@dataclass(frozen=True)
+class Split:
+    """One batch of rows, partitioned: ``read == accepted + quarantined`` always."""
+
+    accepted: pd.DataFrame
+    quarantined: pd.DataFrame  # the rows as read, plus _source and _failed_checks
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.accepted) + len(self.quarantined)
+
+
+def conform(frame: pd.DataFrame, label: str, rename: dict[str, str] | None = None) -> pd.DataFrame:
+    """Map a source's own column names onto the contract and keep only contract columns."""
+    if frame.empty and len(frame.columns) == 0:
+        raise DataError(f"source {label}: no rows", "empty")
+    frame = frame.rename(columns=rename or {})
+    missing = [c for c in CONTRACT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"source {label}: missing columns {', '.join(missing)}")
+    if frame.empty:
+        raise DataError(f"source {label}: no rows", "empty")
+    return frame[CONTRACT_COLUMNS].reset_index(drop=True)
+
+
+def split_valid(frame: pd.DataFrame, label: str) -> Split:
+    """Validate a conformed frame row by row; see the module docstring."""
+    frame = frame.reset_index(drop=True)
+    reasons: dict[int, list[str]] = {}
+    remaining = frame
+    accepted: pd.DataFrame | None = None
+    # A value that cannot be coerced hides the other checks of its column; after removing such
+    # rows, the next pass sees them. Two or three passes settle any batch.
+    for _ in range(5):
+        if remaining.empty:
+            accepted = remaining
+            break
+        try:
+            accepted = CustomerSchema.validate(remaining, lazy=True)
+            break
+        except pa_errors.SchemaErrors as exc:
+            cases = exc.failure_cases
+            per_row = cases[cases["index"].notna()]
+            if per_row.empty:
+                first = cases.iloc[0]
+                raise DataError(
+                    f"source {label}: column '{first['column']}' failed {first['check']}"
+                ) from None
+            for idx, column, check in per_row[["index", "column", "check"]].itertuples(index=False):
+                found = reasons.setdefault(int(idx), [])
+                reason = f"{column}: {check}"
+                if reason not in found:
+                    found.append(reason)
+            remaining = remaining.drop(index=sorted({int(i) for i in per_row["index"]}))
+    if accepted is None:
+        raise DataError(f"source {label}: validation did not settle")
+    bad = sorted(reasons)
+    failed = pd.Series(["; ".join(reasons[i]) for i in bad], index=bad, dtype="str")
+    quarantined = frame.loc[bad].assign(**{FAILED: failed})
+    return Split(accepted.reset_index(drop=True), quarantined.reset_index(drop=True))
+
+
+def split_cross_source_duplicates(accepted: pd.DataFrame) -> Split:
+    """Keys must be unique across sources too; every copy of a clashing key is quarantined."""
+    clash = accepted[KEY].duplicated(keep=False)
+    quarantined = accepted[clash].assign(**{FAILED: f"{KEY}: unique across sources"})
+    return Split(accepted[~clash].reset_index(drop=True), quarantined.reset_index(drop=True))
