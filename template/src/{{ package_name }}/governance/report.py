@@ -17,6 +17,11 @@ def _rows(r: Readiness) -> list[tuple[str, str, ItemResult]]:
     return rows
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell (regular expressions hold pipes)."""
+    return text.replace("|", "\\|")
+
+
 def table(r: Readiness) -> str:
     lines = [f"{'item':<17} {'points':<7} {'status':<9} evidence / what is missing"]
     for _, points, i in _rows(r):
@@ -54,7 +59,7 @@ def markdown(r: Readiness) -> str:
         out += ["| --- | --- | --- | --- |"]
         for i in items:
             said = "<br>".join(i.evidence) if i.status != "missing" else f"missing: {i.note}"
-            out.append(f"| {i.key} | {i.title} | {i.points:.1f} ({i.status}) | {said} |")
+            out.append(f"| {i.key} | {i.title} | {i.points:.1f} ({i.status}) | {_cell(said)} |")
         out.append("")
     manual = [i for i in _scored(r) if i.manual_only]
     out += ["## Tests that remain manual, and why", ""]
@@ -69,7 +74,7 @@ def markdown(r: Readiness) -> str:
     for i in [*r.definition_of_done, *r.domain]:
         said = "<br>".join(i.evidence) if i.status != "missing" else f"missing: {i.note}"
         state = "done" if i.status != "missing" else "open"
-        out.append(f"| {i.key} {i.title} | {state} | {said} |")
+        out.append(f"| {i.key} {i.title} | {state} | {_cell(said)} |")
     return "\n".join(out) + "\n"
 
 
