@@ -1,8 +1,9 @@
 """Post-generation verification: prove the new pilot builds and runs on this machine.
 
 Run by Copier as a task after `copier copy` (inside the new project). Steps: lock, install,
-lint, test, seed, train, serve, predict. Each step prints its duration; a failure prints one
-line naming the step and its cause and exits non-zero (the full output is in verify.log).
+lint, test, seed, train, gate (staging), promote (production), serve, predict. Each step
+prints its duration; a failure prints one line naming the step and its cause and exits
+non-zero (the full output is in verify.log).
 
 Skip verification with the answer `verify=false` (`copier copy -d verify=false ...`) or the
 environment variable SHIPSHAPE_SKIP_VERIFY=1, e.g. offline; the lock is still attempted.
@@ -27,8 +28,12 @@ from pathlib import Path
 
 LOG = Path("verify.log")
 SAMPLE_ROW = {
-    "age": 42, "tenure_months": 3, "monthly_spend": 120.0, "support_tickets": 5,
-    "plan": "basic", "region": "south",
+    "age": 42,
+    "tenure_months": 3,
+    "monthly_spend": 120.0,
+    "support_tickets": 5,
+    "plan": "basic",
+    "region": "south",
 }
 
 
@@ -83,9 +88,11 @@ def free_port() -> int:
 
 def http(method: str, url: str, body: dict[str, object] | None = None) -> tuple[int, str]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"content-type": "application/json"}
+    )
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
@@ -96,8 +103,21 @@ def serve_and_predict(uv: list[str], slug: str) -> str:
     base = f"http://127.0.0.1:{port}"
     with LOG.open("a") as log:
         proc = subprocess.Popen(
-            [*uv, "run", "-q", "--locked", slug, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=clean_env(),
+            [
+                *uv,
+                "run",
+                "-q",
+                "--locked",
+                slug,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=clean_env(),
         )
     try:
         deadline = time.monotonic() + 90
@@ -133,7 +153,11 @@ def readiness(uv: list[str], slug: str) -> str:
         log.write(f"\n$ {slug} ready\n")
         proc = subprocess.run(
             [*uv, "run", "-q", "--locked", slug, "ready"],
-            capture_output=True, text=True, env=clean_env(), timeout=300, check=False,
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            timeout=300,
+            check=False,
         )
         log.write(proc.stdout + proc.stderr)
     lines = proc.stdout.strip().splitlines()
@@ -172,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run([*uv, "lock"], timeout=300)
             print("verify: skipped (verify=false or SHIPSHAPE_SKIP_VERIFY=1); uv.lock created")
         except StepFailed as exc:
-            print(f"verify: skipped (verify=false or SHIPSHAPE_SKIP_VERIFY=1); uv lock failed ({exc}): run `uv lock` when online")
+            skipped = "verify: skipped (verify=false or SHIPSHAPE_SKIP_VERIFY=1)"
+            print(f"{skipped}; uv lock failed ({exc}): run `uv lock` when online")
         return 0
 
     steps: list[tuple[str, list[str] | None]] = [
@@ -185,6 +210,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("seed data", [*uv, "run", "-q", "--locked", slug, "data", "seed"]),
         ("data check", [*uv, "run", "-q", "--locked", slug, "data", "check"]),
         ("train", [*uv, "run", "-q", "--locked", slug, "train"]),
+        (
+            "gate (staging)",
+            [
+                *uv,
+                "run",
+                "-q",
+                "--locked",
+                slug,
+                "promote",
+                "--to",
+                "staging",
+                "--reason",
+                "post-generation verification",
+                "--actor",
+                "shipshape",
+            ],
+        ),
+        (
+            "promote",
+            [
+                *uv,
+                "run",
+                "-q",
+                "--locked",
+                slug,
+                "promote",
+                "--to",
+                "production",
+                "--reason",
+                "post-generation verification",
+                "--actor",
+                "shipshape",
+            ],
+        ),
         ("governance", [*uv, "run", "-q", "--locked", slug, "governance", "render"]),
         ("readiness", None),
         ("serve + predict", None),
@@ -201,7 +260,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"verify: FAILED at step '{name}': {exc}", file=sys.stderr)
             return 1
         width = 200 if name == "readiness" else 90
-        print(f"verify: {name:<16} ok  {time.perf_counter() - started:6.1f} s  {detail[:width]}", flush=True)
+        print(
+            f"verify: {name:<16} ok  {time.perf_counter() - started:6.1f} s  {detail[:width]}",
+            flush=True,
+        )
     print(f"verify: pilot verified in {time.perf_counter() - total:.1f} s (details in verify.log)")
     return 0
 

@@ -35,7 +35,8 @@ EFFECTS = {
 
 def render() -> str:
     questions: dict[str, Any] = {
-        k: v for k, v in yaml.safe_load((ROOT / "copier.yml").read_text()).items()
+        k: v
+        for k, v in yaml.safe_load((ROOT / "copier.yml").read_text()).items()
         if not k.startswith("_") and v.get("when") is not False  # computed, never asked
     }
     lines = [

@@ -53,18 +53,27 @@ def generate(dst: Path, **answers: Any) -> Path:
     return render(dst, tasks=True, **answers)
 
 
-def uv_run(project: Path, *args: str, timeout: float = 900, env: dict[str, str] | None = None,
-           check: bool = True) -> subprocess.CompletedProcess[str]:
+def uv_run(
+    project: Path,
+    *args: str,
+    timeout: float = 900,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
     """Run a command inside a generated project's locked environment."""
     full_env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"} | (env or {})
     proc = subprocess.run(
         ["uv", "run", "-q", "--locked", *args],
-        cwd=project, capture_output=True, text=True, timeout=timeout, env=full_env, check=False,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        check=False,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(
-            f"`{' '.join(args)}` exited {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-        )
+        output = f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        raise AssertionError(f"`{' '.join(args)}` exited {proc.returncode}\n{output}")
     return proc
 
 

@@ -31,8 +31,12 @@ from .conftest import IN_CI, render, require_binary, uv_run
 BASE_IMAGE = "localhost/shipshape-base:bookworm-python3"
 BASE_CACHE = Path("/var/cache/shipshape/bookworm-python3.tar")
 SAMPLE_ROW = {
-    "age": 42, "tenure_months": 3, "monthly_spend": 120.0, "support_tickets": 5,
-    "plan": "basic", "region": "south",
+    "age": 42,
+    "tenure_months": 3,
+    "monthly_spend": 120.0,
+    "support_tickets": 5,
+    "plan": "basic",
+    "region": "south",
 }
 
 
@@ -47,8 +51,13 @@ def tool(name: str) -> str:
 def test_dockerfile_passes_hadolint(tmp_path: Path) -> None:
     for answers in ({}, {"python_version": "3.13", "project_name": "X" * 58}):
         project = render(tmp_path / str(len(answers)), **answers)
-        proc = subprocess.run([tool("hadolint"), "--no-color", "Dockerfile"], cwd=project,
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [tool("hadolint"), "--no-color", "Dockerfile"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -74,13 +83,22 @@ class Engine:
     env: dict[str, str]
     podman: bool
 
-    def run(self, *args: str, timeout: float = 600,
-            check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([*self.cmd, *args], capture_output=True, text=True,
-                              env=self.env, timeout=timeout, check=False)
+    def run(
+        self, *args: str, timeout: float = 600, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [*self.cmd, *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+            check=False,
+        )
         if check and proc.returncode != 0:
-            raise AssertionError(f"{' '.join(args[:3])} exited {proc.returncode}:\n"
-                                 f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+            raise AssertionError(
+                f"{' '.join(args[:3])} exited {proc.returncode}:\n"
+                f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            )
         return proc
 
 
@@ -95,8 +113,10 @@ def podman_engine(tmp: Path) -> Engine:
     podman = require_binary("podman", "builds and runs the generated image without Docker")
     require_binary("runc", "podman's container runtime here")
     conf = tmp / "containers.conf"
-    conf.write_text('[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n'
-                    '[engine]\nruntime = "runc"\n')
+    conf.write_text(
+        '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n'
+        '[engine]\nruntime = "runc"\n'
+    )
     return Engine([podman], dict(os.environ) | {"CONTAINERS_CONF": str(conf)}, podman=True)
 
 
@@ -121,12 +141,25 @@ def ensure_base_image(engine: Engine, tmp: Path) -> None:
         debootstrap = require_binary("debootstrap", "makes the local base image")
         rootfs = tmp / "rootfs"
         subprocess.run(
-            [debootstrap, "--variant=minbase", "--include=python3,python3-venv,ca-certificates",
-             "bookworm", str(rootfs), debian_mirror()],
-            check=True, capture_output=True, timeout=900,
+            [
+                debootstrap,
+                "--variant=minbase",
+                "--include=python3,python3-venv,ca-certificates",
+                "bookworm",
+                str(rootfs),
+                debian_mirror(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=900,
         )
-        for junk in ["var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc",
-                     "usr/share/man", "usr/share/locale"]:
+        for junk in [
+            "var/cache/apt/archives",
+            "var/lib/apt/lists",
+            "usr/share/doc",
+            "usr/share/man",
+            "usr/share/locale",
+        ]:
             shutil.rmtree(rootfs / junk, ignore_errors=True)
         BASE_CACHE.parent.mkdir(parents=True, exist_ok=True)
         partial = BASE_CACHE.with_suffix(".partial")
@@ -151,8 +184,9 @@ def free_port() -> int:
 
 def http(method: str, url: str, body: object = None) -> tuple[int, str]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"content-type": "application/json"})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"content-type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:  # loopback only
             return resp.status, resp.read().decode()
@@ -178,8 +212,14 @@ def built(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     if engine.podman:
         ensure_base_image(engine, tmp)
         # chroot isolation: RUN steps need no extra privileges; docker format keeps HEALTHCHECK.
-        args += ["--isolation", "chroot", "--format", "docker",
-                 "--build-arg", f"BASE_IMAGE={BASE_IMAGE}"]
+        args += [
+            "--isolation",
+            "chroot",
+            "--format",
+            "docker",
+            "--build-arg",
+            f"BASE_IMAGE={BASE_IMAGE}",
+        ]
     bundle = ca_bundle()
     if bundle:
         args += ["--secret", f"id=ca_bundle,src={bundle}"]
@@ -202,7 +242,7 @@ def built(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         tail = b""
         while chunk := f.read(1 << 24):
             assert canary.encode() not in tail + chunk, "a secret or data file reached a layer"
-            tail = chunk[-len(canary):]
+            tail = chunk[-len(canary) :]
     archive.unlink()
     try:
         yield Built(engine, image, default_project, seconds, size / 1e6)
@@ -223,22 +263,48 @@ def test_image_serves_predictions_as_non_root(built: Built, tmp_path: Path) -> N
     try:
         store.chmod(0o755)
         tracking = f"sqlite:///{store}/mlflow.db"
-        uv_run(built.project, slug, "train", env={
+        registry = {
             "APP_MLFLOW__TRACKING_URI": tracking,
             "APP_MLFLOW__ARTIFACT_LOCATION": str(store / "artifacts"),
-        })
+        }
+        uv_run(built.project, slug, "train", env=registry)
+        # train sets `challenger`; the service serves `champion`: gate it, then promote it
+        for stage in ("staging", "production"):
+            uv_run(
+                built.project,
+                slug,
+                "promote",
+                "--to",
+                stage,
+                "--reason",
+                "container test",
+                env=registry,
+            )
         # MLflow writes a small metadata file next to local artifacts when it loads a model.
         for path in [store / "artifacts", *(store / "artifacts").rglob("*")]:
             path.chmod(0o777 if path.is_dir() else 0o666)
         port = free_port()
         name = f"shipshape-test-{uuid.uuid4().hex[:8]}"
         engine.run(
-            "run", "-d", "--rm", "--name", name,
-            "--read-only", "--mount", "type=volume,destination=/app/var",  # as in Kubernetes
-            "-v", f"{store}/mlflow.db:{store}/mlflow.db:ro",
-            "-v", f"{store}/artifacts:{store}/artifacts",
-            "-e", "APP_ENV=dev", "-e", f"APP_MLFLOW__TRACKING_URI={tracking}",
-            "-p", f"127.0.0.1:{port}:8000", built.image,
+            "run",
+            "-d",
+            "--rm",
+            "--name",
+            name,
+            "--read-only",
+            "--mount",
+            "type=volume,destination=/app/var",  # as in Kubernetes
+            "-v",
+            f"{store}/mlflow.db:{store}/mlflow.db:ro",
+            "-v",
+            f"{store}/artifacts:{store}/artifacts",
+            "-e",
+            "APP_ENV=dev",
+            "-e",
+            f"APP_MLFLOW__TRACKING_URI={tracking}",
+            "-p",
+            f"127.0.0.1:{port}:8000",
+            built.image,
         )
         try:
             base = f"http://127.0.0.1:{port}"
@@ -264,8 +330,14 @@ def test_image_serves_predictions_as_non_root(built: Built, tmp_path: Path) -> N
             if engine.podman:
                 assert engine.run("healthcheck", "run", name, check=False).returncode == 0
             else:
-                engine.run("exec", name, "python", "-c", "import urllib.request as u; "
-                           "u.urlopen('http://127.0.0.1:8000/health', timeout=4)")
+                engine.run(
+                    "exec",
+                    name,
+                    "python",
+                    "-c",
+                    "import urllib.request as u; "
+                    "u.urlopen('http://127.0.0.1:8000/health', timeout=4)",
+                )
             # The root filesystem is read-only; only the volume is writable.
             denied = engine.run("exec", name, "touch", "/app/config/x", check=False)
             assert denied.returncode != 0
@@ -284,8 +356,9 @@ def test_image_refuses_to_serve_prod_with_unsafe_settings(built: Built) -> None:
     lines = proc.stderr.strip().splitlines()
     assert any(line.startswith("prod: APP_DATA__URL:") for line in lines), proc.stderr
     assert "Traceback" not in proc.stderr
-    check = built.engine.run("run", "--rm", built.image, "config", "check", "--env", "prod",
-                             check=False, timeout=120)
+    check = built.engine.run(
+        "run", "--rm", built.image, "config", "check", "--env", "prod", check=False, timeout=120
+    )
     assert check.returncode == 1 and "prod: " in check.stderr
 
 

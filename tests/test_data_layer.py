@@ -24,7 +24,12 @@ SOURCE_FILES = {
     ],
 }
 CHOICES = [
-    ["sql"], ["files"], ["http"], ["sql", "files"], ["files", "http"], ["sql", "files", "http"],
+    ["sql"],
+    ["files"],
+    ["http"],
+    ["sql", "files"],
+    ["files", "http"],
+    ["sql", "files", "http"],
 ]
 
 
@@ -82,8 +87,9 @@ def all_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_all_sources_pilot_runs_its_tests_with_postgresql(all_sources: Path) -> None:
     log = (all_sources / "verify.log").read_text()
     assert "all 3 sources ok" in log  # the hook ran `data check` after seeding
-    out = uv_run(all_sources, "pytest", "-q", "-p", "no:cacheprovider", "-rs",
-                 env={"CI": "true"}).stdout
+    out = uv_run(
+        all_sources, "pytest", "-q", "-p", "no:cacheprovider", "-rs", env={"CI": "true"}
+    ).stdout
     assert " failed" not in out and " skipped" not in out, out[-3000:]
     assert re.search(r"\d+ passed", out)
 
@@ -118,14 +124,25 @@ def test_all_sources_quarantine_accounting_and_one_line_errors(all_sources: Path
         assert lineage["rows_quarantined"] == 2
         assert "x@example.com" not in Path(lineage["quarantine"]).read_text()
 
-        proc = uv_run(all_sources, "churn-pilot", "ingest", check=False,
-                      env={"APP_DATA__SOURCES__FILES__PATH": "data/files/customers.xlsx"})
+        proc = uv_run(
+            all_sources,
+            "churn-pilot",
+            "ingest",
+            check=False,
+            env={"APP_DATA__SOURCES__FILES__PATH": "data/files/customers.xlsx"},
+        )
         assert proc.returncode == 1
         [line] = proc.stderr.strip().splitlines()
         assert line.startswith("error: source file ") and "unsupported file type" in line
 
-        proc = uv_run(all_sources, "churn-pilot", "data", "check", check=False,
-                      env={"APP_DATA__URL": "postgresql+psycopg2://pilot:secret@127.0.0.1:9/x"})
+        proc = uv_run(
+            all_sources,
+            "churn-pilot",
+            "data",
+            "check",
+            check=False,
+            env={"APP_DATA__URL": "postgresql+psycopg2://pilot:secret@127.0.0.1:9/x"},
+        )
         assert proc.returncode == 1
         assert "sql" in proc.stdout and "unreachable" in proc.stdout
         assert "secret" not in proc.stdout

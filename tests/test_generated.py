@@ -28,10 +28,16 @@ def test_default_pilot_checks_pass(default_project: Path) -> None:
 
 
 def test_cli_errors_are_one_line(default_project: Path) -> None:
-    proc = uv_run(default_project, "churn-pilot", "ingest", check=False,
-                  env={"APP_DATA__TABLE": "missing_table"})
+    proc = uv_run(
+        default_project,
+        "churn-pilot",
+        "ingest",
+        check=False,
+        env={"APP_DATA__TABLE": "missing_table"},
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
-        "error: source sqlite:///" + str(default_project / "data" / "pilot.db")
+        "error: source sqlite:///"
+        + str(default_project / "data" / "pilot.db")
         + "#missing_table: table 'missing_table' does not exist"
     ]

@@ -25,7 +25,10 @@ def test_verify_false_skips_and_says_so(tmp_path: Path, capfd: pytest.CaptureFix
 def test_env_flag_skips_verification(tmp_path: Path) -> None:
     project = render(tmp_path / "p")
     proc = subprocess.run(
-        [sys.executable, HOOK, "--verify=True"], cwd=project, capture_output=True, text=True,
+        [sys.executable, HOOK, "--verify=True"],
+        cwd=project,
+        capture_output=True,
+        text=True,
         env=os.environ | {"SHIPSHAPE_SKIP_VERIFY": "1"},
         check=False,
     )
@@ -38,8 +41,12 @@ def test_failure_is_one_line_naming_the_step(tmp_path: Path) -> None:
     cli = next((project / "src").glob("*/cli.py"))
     cli.write_text(cli.read_text() + "\nimport os\n")  # an unused, unsorted import: lint fails
     proc = subprocess.run(
-        [sys.executable, HOOK, "--verify=True"], cwd=project, capture_output=True, text=True,
-        check=False, timeout=600,
+        [sys.executable, HOOK, "--verify=True"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
     assert proc.returncode == 1
     errors = proc.stderr.strip().splitlines()

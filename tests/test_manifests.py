@@ -52,8 +52,9 @@ def slug_of(project: Path) -> str:
 
 
 def kustomize(path: Path) -> str:
-    proc = subprocess.run([*kustomize_command(), str(path)], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [*kustomize_command(), str(path)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -61,7 +62,9 @@ def kustomize(path: Path) -> str:
 def validate(manifest: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [tool("kubernetes-validate"), "--strict", "-k", K8S_VERSION, "--quiet", str(manifest)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -81,8 +84,14 @@ def test_overlay_renders_and_validates_against_kubernetes_schemas(
 
     slug = slug_of(project)
     docs = by_kind([d for d in yaml.safe_load_all(rendered) if d])
-    assert set(docs) == {"ConfigMap", "Service", "Deployment", "HorizontalPodAutoscaler",
-                         "PodDisruptionBudget", "NetworkPolicy"}
+    assert set(docs) == {
+        "ConfigMap",
+        "Service",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+    }
     assert {d["metadata"]["namespace"] for d in docs.values()} == {f"{slug}-{env}"}
     dns_label = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
     for doc in docs.values():
@@ -93,10 +102,12 @@ def test_overlay_renders_and_validates_against_kubernetes_schemas(
     deployment = docs["Deployment"]
     pod = deployment["spec"]["template"]
     pod_labels = pod["metadata"]["labels"]
-    for selector in (deployment["spec"]["selector"]["matchLabels"],
-                     docs["Service"]["spec"]["selector"],
-                     docs["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"],
-                     docs["NetworkPolicy"]["spec"]["podSelector"]["matchLabels"]):
+    for selector in (
+        deployment["spec"]["selector"]["matchLabels"],
+        docs["Service"]["spec"]["selector"],
+        docs["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"],
+        docs["NetworkPolicy"]["spec"]["podSelector"]["matchLabels"],
+    ):
         assert selector.items() <= pod_labels.items()
     assert docs["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"] == slug
 
@@ -148,14 +159,19 @@ def test_deploy_script_pins_the_digest_and_refuses_tags(project: Path) -> None:
     script = project / "deploy" / "k8s" / "deploy.sh"
     slug = slug_of(project)
     ref = f"registry.example.com/team/{slug}@{DIGEST}"
-    proc = subprocess.run(["bash", str(script), "--render", "prod", ref],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["bash", str(script), "--render", "prod", ref], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     deployment = by_kind(list(yaml.safe_load_all(proc.stdout)))["Deployment"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["image"] == ref
-    tagged = subprocess.run(["bash", str(script), "--render", "prod", f"{slug}:latest"],
-                            capture_output=True, text=True, check=False)
+    tagged = subprocess.run(
+        ["bash", str(script), "--render", "prod", f"{slug}:latest"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert tagged.returncode == 2
     assert "deploy by digest" in tagged.stderr
     assert not list((project / "deploy" / "k8s").glob(".release-*"))
@@ -164,18 +180,30 @@ def test_deploy_script_pins_the_digest_and_refuses_tags(project: Path) -> None:
 # ------------------------------------------------------------------ compose
 
 REQUIRED = re.compile(r"\$\{(\w+):\?[^}]+\}")
-STAGING_SECRETS = {"POSTGRES_PASSWORD": "pg-pass-1", "OBJECTSTORE_PASSWORD": "store-pass-1",
-                   "API_KEYS": "k1:predict:abc"}
+STAGING_SECRETS = {
+    "POSTGRES_PASSWORD": "pg-pass-1",
+    "OBJECTSTORE_PASSWORD": "store-pass-1",
+    "API_KEYS": "k1:predict:abc",
+}
 
 
-def compose_config(project: Path, *files: str, env: dict[str, str] | None = None,
-                   ) -> subprocess.CompletedProcess[str]:
+def compose_config(
+    project: Path,
+    *files: str,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """`podman-compose config`: resolves and merges the files offline, as compose would."""
     require_binary("podman", "podman-compose asks podman for its version")
     args = [arg for f in files for arg in ("-f", f)]
     clean = {k: v for k, v in os.environ.items() if k not in STAGING_SECRETS}
-    return subprocess.run([tool("podman-compose"), *args, "config"], cwd=project,
-                          env=clean | (env or {}), capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [tool("podman-compose"), *args, "config"],
+        cwd=project,
+        env=clean | (env or {}),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_compose_files_shape(project: Path) -> None:

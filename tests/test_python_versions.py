@@ -30,7 +30,10 @@ def find_python(version: str) -> str | None:
                 if candidate.exists():
                     return str(candidate)
     found = shutil.which(name)
-    if found and subprocess.run([found, "--version"], capture_output=True, check=False).returncode == 0:
+    if (
+        found
+        and subprocess.run([found, "--version"], capture_output=True, check=False).returncode == 0
+    ):
         return found
     return None
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import itertools
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -17,21 +19,37 @@ from .conftest import ROOT, render
 SOURCES = ["sql", "files", "http"]
 MATRIX: list[dict[str, Any]] = [
     {},
-    {"project_name": "Fraud Scoring Service", "python_version": "3.12",
-     "regulated_domain": "finance", "ci_provider": "gitlab", "data_sources": ["sql", "files", "http"]},
-    {"project_name": "A very long pilot name to check the line lengths generated",
-     "python_version": "3.13", "regulated_domain": "health", "data_sources": ["files"]},
-    {"project_name": "hr-attrition", "regulated_domain": "hr", "data_sources": ["http"],
-     "latency_sla_ms": 250, "peak_rps": 0.5, "hourly_cost": 1.75},
-    {"project_name": "Contract Review", "regulated_domain": "legal",
-     "data_sources": ["sql", "http"]},
+    {
+        "project_name": "Fraud Scoring Service",
+        "python_version": "3.12",
+        "regulated_domain": "finance",
+        "ci_provider": "gitlab",
+        "data_sources": ["sql", "files", "http"],
+    },
+    {
+        "project_name": "A very long pilot name to check the line lengths generated",
+        "python_version": "3.13",
+        "regulated_domain": "health",
+        "data_sources": ["files"],
+    },
+    {
+        "project_name": "hr-attrition",
+        "regulated_domain": "hr",
+        "data_sources": ["http"],
+        "latency_sla_ms": 250,
+        "peak_rps": 0.5,
+        "hourly_cost": 1.75,
+    },
+    {
+        "project_name": "Contract Review",
+        "regulated_domain": "legal",
+        "data_sources": ["sql", "http"],
+    },
 ]
 # every subset of sources, each paired once with the other axes cycled
 MATRIX += [
     {"data_sources": list(combo), "project_name": f"Pilot {i}"}
-    for i, combo in enumerate(
-        c for r in range(1, 4) for c in itertools.combinations(SOURCES, r)
-    )
+    for i, combo in enumerate(c for r in range(1, 4) for c in itertools.combinations(SOURCES, r))
 ]
 
 
@@ -39,8 +57,13 @@ def files_of(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
-@pytest.mark.parametrize("answers", MATRIX, ids=lambda a: "-".join(
-    f"{k}={v}" for k, v in sorted(a.items()) if k != "project_name") or "defaults")
+@pytest.mark.parametrize(
+    "answers",
+    MATRIX,
+    ids=lambda a: (
+        "-".join(f"{k}={v}" for k, v in sorted(a.items()) if k != "project_name") or "defaults"
+    ),
+)
 def test_render_matrix(tmp_path: Path, answers: dict[str, Any]) -> None:
     project = render(tmp_path / "p", **answers)
     files = files_of(project)
@@ -58,6 +81,16 @@ def test_render_matrix(tmp_path: Path, answers: dict[str, Any]) -> None:
             tomllib.loads(text)
         elif rel.endswith((".yml", ".yaml")):
             list(yaml.safe_load_all(text))
+    # Generated code is lint- and format-clean for every answer set (e.g. a 58-character name).
+    for ruff_args in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ruff", *ruff_args],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, f"ruff {ruff_args[0]}:\n{proc.stdout[-3000:]}"
     answers_file = yaml.safe_load((project / ".copier-answers.yml").read_text())
     for key, value in answers.items():
         assert answers_file[key] == value

@@ -25,7 +25,9 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_questions_doc_is_generated_from_copier_yml() -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "gen_questions_doc.py"), "--check"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout
 
@@ -38,3 +40,15 @@ def test_no_lock_or_index_host_committed() -> None:
     for name in [f for f in files if re.search(r"requirements[^/]*\.txt$", f)]:
         text = (ROOT / name).read_text()
         assert not re.search(r"^\s*-{1,2}(extra-)?index-url|^\s*--find-links", text, re.M), name
+
+
+def test_repository_code_is_lint_clean() -> None:
+    for args in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ruff", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout[-3000:]

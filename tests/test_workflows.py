@@ -17,9 +17,18 @@ from .conftest import render, require_binary, uv_run
 
 # The pipeline calls these: data (issue 3), model (4), serving (5), readiness (7), settings.
 PIPELINE_COMMANDS = [
-    "uv lock --check", "data check", " train", " evaluate", "pytest -m fuzz", " loadtest",
-    " ready", "promote --to staging", "promote --to production", "config check --env prod",
-    "deploy/k8s/deploy.sh staging", "deploy/k8s/deploy.sh prod",
+    "uv lock --check",
+    "data check",
+    " train",
+    " evaluate",
+    "pytest -m fuzz",
+    " loadtest",
+    " ready",
+    "promote --to staging",
+    "promote --to production",
+    "config check --env prod",
+    "deploy/k8s/deploy.sh staging",
+    "deploy/k8s/deploy.sh prod",
 ]
 
 
@@ -33,7 +42,9 @@ def tool(name: str) -> str:
 def lint(schema: str, *files: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [tool("check-jsonschema"), "--builtin-schema", schema, *map(str, files)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -80,8 +91,11 @@ def test_the_linter_catches_mistakes(github: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("provider", ["github", "gitlab"])
 def test_pipeline_runs_every_stage(provider: str, github: Path, gitlab: Path) -> None:
     project = github if provider == "github" else gitlab
-    files = (project / ".github").rglob("*.yml") if provider == "github" else [
-        project / ".gitlab-ci.yml", *(project / ".gitlab").rglob("*.yml")]
+    files = (
+        (project / ".github").rglob("*.yml")
+        if provider == "github"
+        else [project / ".gitlab-ci.yml", *(project / ".gitlab").rglob("*.yml")]
+    )
     text = "\n".join(f.read_text() for f in files)
     missing = [c for c in PIPELINE_COMMANDS if c not in text]
     assert not missing, missing
@@ -118,7 +132,13 @@ def test_gitlab_production_is_manual_and_includes_local_files(gitlab: Path) -> N
 @pytest.mark.generated
 def test_pre_commit_passes_on_day_one(default_project: Path) -> None:
     subprocess.run(["git", "add", "-A"], cwd=default_project, check=True)
-    proc = uv_run(default_project, "pre-commit", "run", "--all-files", check=False,
-                  env={"PRE_COMMIT_HOME": str(default_project.parent / "pre-commit-home")})
+    proc = uv_run(
+        default_project,
+        "pre-commit",
+        "run",
+        "--all-files",
+        check=False,
+        env={"PRE_COMMIT_HOME": str(default_project.parent / "pre-commit-home")},
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "Passed" in proc.stdout

@@ -52,10 +52,11 @@ def ensure_experiment(settings: Settings) -> str:
     return str(mlflow.create_experiment(name, artifact_location=location or None))
 
 
-def resolve_alias(settings: Settings, alias: str | None = None) -> ModelRef:
-    client = configure(settings)
-    alias = alias or settings.serving.alias
-    mv = client.get_model_version_by_alias(settings.model.name, alias)
+class RegistryError(Exception):
+    """A registry lookup that failed, reported as one line."""
+
+
+def _ref(mv: Any, alias: str) -> ModelRef:
     return ModelRef(
         name=mv.name,
         version=str(mv.version),
@@ -64,6 +65,37 @@ def resolve_alias(settings: Settings, alias: str | None = None) -> ModelRef:
         tags=dict(mv.tags or {}),
         created_ms=int(mv.creation_timestamp or 0),
     )
+
+
+def resolve_alias(settings: Settings, alias: str | None = None) -> ModelRef:
+    client = configure(settings)
+    alias = alias or settings.serving.alias
+    mv = client.get_model_version_by_alias(settings.model.name, alias)
+    return _ref(mv, alias)
+
+
+def find_alias(settings: Settings, alias: str) -> ModelRef | None:
+    """The version behind an alias, or None when the alias (or the model) does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return resolve_alias(settings, alias)
+    except MlflowException as exc:
+        if exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}:
+            return None
+        raise
+
+
+def get_version(settings: Settings, version: str) -> ModelRef:
+    from mlflow.exceptions import MlflowException
+
+    client = configure(settings)
+    try:
+        return _ref(client.get_model_version(settings.model.name, version), "")
+    except MlflowException:
+        raise RegistryError(
+            f"model '{settings.model.name}' has no version {version!r} in the registry"
+        ) from None
 
 
 def load_pipeline(settings: Settings, ref: ModelRef) -> Any:

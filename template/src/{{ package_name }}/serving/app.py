@@ -47,7 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state.load(settings)
+        state.watch(settings)  # follows the alias: promote/rollback apply without a restart
         yield
+        await state.stop()
 
     app = FastAPI(
         title=settings.model.name,
@@ -66,6 +68,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if state.current is None:
             return ORJSONResponse({"status": "not ready", "reason": state.reason}, status_code=503)
         return {"status": "ready", "model_version": state.current.ref.version}
+
+    @app.get("/metadata", responses={503: {"description": "No model loaded, with the reason"}})
+    async def metadata() -> Any:
+        loaded = state.current
+        if loaded is None:
+            return ORJSONResponse({"status": "not ready", "reason": state.reason}, status_code=503)
+        ref = loaded.ref
+        keep = ("git.sha", "model_sha256", "gate.verdict", "production.at")
+        return {
+            "model_name": ref.name,
+            "model_version": ref.version,
+            "alias": ref.alias,
+            "run_id": ref.run_id,
+            "loaded_at": loaded.loaded_at,
+            "tags": {k: v for k, v in ref.tags.items() if k in keep},
+        }
 
     @app.post("/predict", response_model=PredictResponse)
     async def predict(

@@ -1,9 +1,18 @@
-"""The live model: loaded from the registry alias, or the reason there is none."""
+"""The live model: loaded from the registry alias, swapped in place when the alias moves.
+
+``watch`` polls the alias every ``model.alias_poll_seconds``; when it points at another
+version, the new model is loaded off the event loop and then swapped in with one assignment,
+so a request sees either the old model or the new one, never a mix, and nothing restarts.
+If the registry is unreachable the current model keeps serving.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from ..model.registry import ModelRef, load_pipeline, resolve_alias
 from ..settings import Settings
@@ -16,6 +25,7 @@ log = logging.getLogger(__name__)
 class LoadedModel:
     ref: ModelRef
     scorer: CompiledScorer
+    loaded_at: float = field(default_factory=time.time)
 
 
 class ModelState:
@@ -24,6 +34,7 @@ class ModelState:
     def __init__(self) -> None:
         self.current: LoadedModel | None = None
         self.reason = "model not loaded yet"
+        self._task: asyncio.Task[None] | None = None
 
     def load(self, settings: Settings) -> None:
         try:
@@ -35,3 +46,39 @@ class ModelState:
                 f"cannot load model '{settings.model.name}@{settings.serving.alias}': {exc}"
             )
             log.warning(self.reason)
+
+    def refresh(self, settings: Settings) -> bool:
+        """Reload if the alias moved; True when another version was swapped in."""
+        try:
+            ref = resolve_alias(settings)
+            if self.current is not None and ref.version == self.current.ref.version:
+                return False
+            loaded = LoadedModel(ref, CompiledScorer(load_pipeline(settings, ref)))
+        except Exception as exc:
+            if self.current is None:
+                self.reason = (
+                    f"cannot load model '{settings.model.name}@{settings.serving.alias}': {exc}"
+                )
+            log.warning("alias check failed, keeping the current model: %s", exc)
+            return False
+        old = self.current.ref.version if self.current else "none"
+        self.current = loaded  # one assignment: the swap is atomic for readers
+        log.warning("alias %s moved: now serving version %s (was %s)", ref.alias, ref.version, old)
+        return True
+
+    def watch(self, settings: Settings) -> None:
+        """Start polling the alias in the background (call from the running event loop)."""
+
+        async def poll() -> None:
+            while True:
+                await asyncio.sleep(settings.model.alias_poll_seconds)
+                await asyncio.to_thread(self.refresh, settings)
+
+        self._task = asyncio.get_running_loop().create_task(poll())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
