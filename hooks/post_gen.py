@@ -146,6 +146,28 @@ def serve_and_predict(uv: list[str], slug: str) -> str:
             proc.kill()
 
 
+def readiness(uv: list[str], slug: str) -> str:
+    """Score the pilot; report a score below the threshold without failing (evidence from
+    later work, such as CI jobs and the sign-off, is expected to be missing at generation)."""
+    with LOG.open("a") as log:
+        log.write(f"\n$ {slug} ready\n")
+        proc = subprocess.run(
+            [*uv, "run", "-q", "--locked", slug, "ready"],
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            timeout=300,
+            check=False,
+        )
+        log.write(proc.stdout + proc.stderr)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode == 0 and lines:
+        return lines[-1]
+    if proc.returncode == 1 and lines and lines[-1].startswith("not ready: "):
+        return lines[-1].removeprefix("not ready: ") + " (below: see governance/readiness.md)"
+    raise StepFailed(last_line(proc.stdout + "\n" + proc.stderr))
+
+
 def git_init() -> None:
     if Path(".git").exists() or shutil.which("git") is None:
         return
@@ -222,18 +244,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "shipshape",
             ],
         ),
+        ("governance", [*uv, "run", "-q", "--locked", slug, "governance", "render"]),
+        ("readiness", None),
         ("serve + predict", None),
     ]
     total = time.perf_counter()
     for name, cmd in steps:
         started = time.perf_counter()
         try:
-            detail = serve_and_predict(uv, slug) if cmd is None else last_line(run(cmd))
+            if name == "readiness":
+                detail = readiness(uv, slug)
+            else:
+                detail = serve_and_predict(uv, slug) if cmd is None else last_line(run(cmd))
         except StepFailed as exc:
             print(f"verify: FAILED at step '{name}': {exc}", file=sys.stderr)
             return 1
+        width = 200 if name == "readiness" else 90
         print(
-            f"verify: {name:<16} ok  {time.perf_counter() - started:6.1f} s  {detail[:90]}",
+            f"verify: {name:<16} ok  {time.perf_counter() - started:6.1f} s  {detail[:width]}",
             flush=True,
         )
     print(f"verify: pilot verified in {time.perf_counter() - total:.1f} s (details in verify.log)")

@@ -1,0 +1,1 @@
+"""Governance: documents filled from the running system, and the readiness gate."""

@@ -1,0 +1,283 @@
+"""Facts for the governance documents, read from the registry, the data and the settings.
+
+Each function returns the Markdown of one generated block. A fact that cannot be read says
+``MISSING`` and why, which keeps the document incomplete until the system provides it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..data.schema import SCHEMA_VERSION, CustomerSchema
+from ..settings import Settings
+from . import quality
+from .evidence import PKG
+from .sources import RegistryFacts, registry_facts
+
+CODE = f"../src/{PKG}"  # documents live in governance/, one level below the project root
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _table(head: tuple[str, ...], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+class Facts:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.registry: RegistryFacts = registry_facts(settings)
+        self.processed = settings.path(settings.data.processed_dir) / "training.parquet"
+        self._scored: tuple[pd.DataFrame, np.ndarray] | None = None
+
+    def blocks(self) -> dict[str, Callable[[], str]]:
+        return {
+            "model": self.model,
+            "metrics": self.metrics,
+            "slices": self.slices,
+            "fairness": self.fairness,
+            "data": self.data,
+            "schema": self.schema,
+            "thresholds": self.thresholds,
+            "kpis": self.kpis,
+            "decision-log": self.decision_log,
+            "explainability": self.explainability,
+            "access-control": self.access_control,
+            "lineage": self.lineage,
+            "rollback": self.rollback,
+        }
+
+    # the model and its quality
+    def model(self) -> str:
+        r = self.registry
+        if r.problem:
+            return f"MISSING: {r.problem}; run `train`."
+        params = ", ".join(f"{k}={v}" for k, v in sorted(r.params.items()))
+        return _table(
+            ("fact", "value"),
+            [
+                ("registered model", f"`{r.name}` version {r.version} (alias `{r.alias}`)"),
+                ("registered at", _when(r.created_ms)),
+                ("MLflow run", f"`{r.run_id}`"),
+                ("training code", f"[model/train.py]({CODE}/model/train.py)"),
+                ("parameters", params),
+            ],
+        )
+
+    def metrics(self) -> str:
+        r = self.registry
+        if r.problem:
+            return f"MISSING: {r.problem}."
+        rows = [(k, f"{v:.4g}") for k, v in sorted(r.metrics.items())]
+        return "Held-out test split, as logged by training:\n\n" + _table(("metric", "value"), rows)
+
+    def _holdout(self) -> tuple[pd.DataFrame, np.ndarray] | str:
+        if self.registry.problem:
+            return self.registry.problem
+        if not self.processed.exists():
+            return f"no processed data at {self.settings.data.processed_dir}/training.parquet"
+        if self._scored is None:
+            from ..model.registry import load_pipeline, resolve_alias
+            from ..model.train import predict_proba
+
+            ref = resolve_alias(self.settings, self.registry.alias)
+            pipeline = load_pipeline(self.settings, ref)
+            test = quality.holdout(self.settings, pd.read_parquet(self.processed))
+            self._scored = (test, predict_proba(pipeline, test))
+        return self._scored
+
+    def slices(self) -> str:
+        scored = self._holdout()
+        if isinstance(scored, str):
+            return f"MISSING: {scored}."
+        test, proba = scored
+        gov = self.settings.governance
+        rows = [
+            (s.column, s.value, s.rows, f"{s.positive_rate:.3f}", _fmt(s.roc_auc))
+            for s in quality.slice_metrics(test, proba)
+        ]
+        return (
+            f"Held-out rows per value of each categorical feature. A slice of at least "
+            f"{gov.min_slice_rows} rows must reach ROC AUC {gov.min_slice_auc} "
+            f"(tested by `tests/test_ml_score.py::test_quality_on_every_slice`).\n\n"
+            + _table(("feature", "value", "rows", "positive rate", "ROC AUC"), rows)
+        )
+
+    def fairness(self) -> str:
+        scored = self._holdout()
+        if isinstance(scored, str):
+            return f"MISSING: {scored}."
+        test, proba = scored
+        gov = self.settings.governance
+        groups = quality.group_rates(test, proba, gov.min_slice_rows)
+        rows = [
+            (g.column, g.group, g.rows, f"{g.selection_rate:.3f}", _fmt(g.impact_ratio),
+             _fmt(g.p_value))
+            for g in groups
+        ]  # fmt: skip
+        return (
+            "Share of positive decisions per protected group, and its ratio to the highest "
+            f"group's (impact ratio). A ratio under {gov.min_impact_ratio} (the four-fifths rule) "
+            "with a significant gap (p < 0.05) fails the test; groups under "
+            f"{gov.min_slice_rows} rows are shown, not judged. Protected "
+            "attributes are never model inputs; they are kept only to measure this.\n\n"
+            + _table(("attribute", "group", "rows", "positive rate", "impact ratio", "p"), rows)
+        )
+
+    # the data
+    def data(self) -> str:
+        if not self.processed.exists():
+            return f"MISSING: no processed data at {self.processed.name}; run `ingest`."
+        frame = pd.read_parquet(self.processed)
+        digest = hashlib.sha256(self.processed.read_bytes()).hexdigest()
+        from ..data.schema import LABEL, TIME
+
+        rows = [
+            ("training table", f"`{self.settings.data.processed_dir}/training.parquet`"),
+            ("SHA-256", f"`{digest}`"),
+            ("rows", len(frame)),
+            ("time range", f"{frame[TIME].min()} to {frame[TIME].max()}"),
+            ("label rate", f"{frame[LABEL].mean():.3f}"),
+            ("schema version", SCHEMA_VERSION),
+        ]
+        return _table(("fact", "value"), rows)
+
+    def schema(self) -> str:
+        rows = []
+        for name, col in CustomerSchema.to_schema().columns.items():
+            meta = col.metadata or {}
+            role = meta.get("role", "") + (f" ({meta['kind']})" if "kind" in meta else "")
+            checks = "; ".join(str(c) for c in col.checks) or "-"
+            rows.append((f"`{name}`", str(col.dtype), role, checks, "yes" if col.nullable else ""))
+        return (
+            f"From the data contract, [data/schema.py]({CODE}/data/schema.py) "
+            f"(version {SCHEMA_VERSION}):\n\n"
+            + _table(("column", "type", "role", "checks", "nullable"), rows)
+        )
+
+    def thresholds(self) -> str:
+        gov = self.settings.governance
+        rows = [
+            ("decision threshold (probability)", quality.DECISION_THRESHOLD),
+            ("minimum ROC AUC per slice", gov.min_slice_auc),
+            ("minimum rows to judge a slice or group", gov.min_slice_rows),
+            ("minimum impact ratio (four-fifths rule)", gov.min_impact_ratio),
+            ("readiness threshold (ML Test Score)", gov.readiness_threshold),
+        ]
+        return _table(("threshold", "value"), rows)
+
+    def kpis(self) -> str:
+        s, gov = self.settings.serving, self.settings.governance
+        per_thousand = s.hourly_cost / (s.peak_rps * 3600) * 1000
+        rows = [
+            ("latency SLA (p95)", f"{s.latency_sla_ms:g} ms", "load test at 10x peak"),
+            ("peak traffic", f"{s.peak_rps:g} requests/s", "capacity plan"),
+            (
+                "cost per 1,000 predictions",
+                f"USD {per_thousand:.4f}",
+                f"USD {s.hourly_cost:g}/h per instance at peak traffic",
+            ),
+            ("uptime target", f"{gov.uptime_target_pct:g} %", "readiness probe `/ready`"),
+            (
+                "audit compliance",
+                f"{gov.audit_coverage_pct:g} % of decisions logged",
+                "decision log",
+            ),
+            (
+                "integration reliability",
+                f"{gov.integration_success_pct:g} % of source reads succeed",
+                "ingestion errors name the source",
+            ),
+        ]
+        return _table(("KPI", "target", "measured by"), rows)
+
+    # the checklist answers
+    def decision_log(self) -> str:
+        where = getattr(self.settings.serving, "decision_log_dir", None)
+        if where is None:
+            return "MISSING: the service keeps no decision log yet (`serving.decision_log_dir`)."
+        return (
+            f"Each decision is appended as one JSON line under `{where}` (request id, model "
+            f"version, inputs, output, explanation), by [serving/]({CODE}/serving/)."
+        )
+
+    def explainability(self) -> str:
+        return (
+            "Exact per-feature contributions to the log-odds of the linear model; the three "
+            "largest are returned with every prediction "
+            f"([serving/scorer.py]({CODE}/serving/scorer.py), `top_contributions`). They add up "
+            "to the model's output, which `tests/test_train.py::"
+            "test_compiled_scorer_matches_pipeline` verifies."
+        )
+
+    def access_control(self) -> str:
+        auth = self.settings.path(f"src/{PKG}/serving/auth.py")
+        if not auth.exists():
+            return "MISSING: the prediction API has no authentication (no `serving/auth.py`)."
+        return (
+            f"Requests are authenticated by [serving/auth.py]({CODE}/serving/auth.py); keys "
+            "come from the environment, never from `config/`."
+        )
+
+    def lineage(self) -> str:
+        path = self.settings.path(self.settings.data.processed_dir) / "lineage.json"
+        if not path.exists():
+            return "MISSING: no lineage record next to the processed data (`lineage.json`)."
+        record = json.loads(path.read_text())
+        rows = [
+            (k, v if not isinstance(v, (dict, list)) else json.dumps(v)[:120])
+            for k, v in record.items()
+        ]
+        run = self.registry.run_id or "no champion run"
+        return f"Record `{path.name}`, also logged to the MLflow run `{run}`:\n\n" + _table(
+            ("field", "value"), rows
+        )
+
+    def rollback(self) -> str:
+        from ..cli import app
+
+        commands = app.registered_commands
+        names = {c.name or (c.callback.__name__ if c.callback else "") for c in commands}
+        if "rollback" not in names:
+            return "MISSING: no `rollback` command; the champion alias can only be moved by hand."
+        return (
+            "`rollback` moves the `champion` alias back to the previous version; the service "
+            f"reloads it without restart ([model/]({CODE}/model/))."
+        )
+
+
+def render(settings: Settings) -> list[tuple[Path, list[str]]]:
+    """Fill every generated block of every governance document; hand-written text is kept."""
+    from .documents import block_names, replace_blocks
+
+    docs = settings.path(settings.governance.docs_dir)
+    facts = Facts(settings)
+    makers = facts.blocks()
+    done = []
+    for path in sorted(docs.glob("*.md")):
+        text = path.read_text()
+        names = block_names(text)
+        if not names:
+            continue
+        known = {n: makers[n]() for n in names if n in makers}
+        new = replace_blocks(text, known, str(path.relative_to(docs.parent)))
+        tmp = path.with_suffix(".md.tmp")
+        tmp.write_text(new)
+        tmp.replace(path)
+        done.append((path, names))
+    return done
