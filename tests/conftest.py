@@ -6,9 +6,13 @@ runs the real post-generation verification (lock, install, lint, tests, train, s
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,36 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+# One prediction request every test that serves a pilot can send.
+SAMPLE_ROW = {
+    "age": 42,
+    "tenure_months": 3,
+    "monthly_spend": 120.0,
+    "support_tickets": 5,
+    "plan": "basic",
+    "region": "south",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http(method: str, url: str, body: Any = None, timeout: float = 10) -> tuple[int, str]:
+    """A JSON request to a server on loopback: (status, body text), errors included."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
 
 
 def require_binary(name: str, why: str) -> str:

@@ -12,13 +12,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,18 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import IN_CI, render, require_binary, uv_run
+from .conftest import IN_CI, SAMPLE_ROW, free_port, http, render, require_binary, uv_run
 
 BASE_IMAGE = "localhost/shipshape-base:bookworm-python3"
 BASE_CACHE = Path("/var/cache/shipshape/bookworm-python3.tar")
-SAMPLE_ROW = {
-    "age": 42,
-    "tenure_months": 3,
-    "monthly_spend": 120.0,
-    "support_tickets": 5,
-    "plan": "basic",
-    "region": "south",
-}
 
 
 def tool(name: str) -> str:
@@ -174,24 +163,6 @@ def ca_bundle() -> str | None:
         if candidate and Path(candidate).is_file():
             return candidate
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def http(method: str, url: str, body: object = None) -> tuple[int, str]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        url, data=data, method=method, headers={"content-type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:  # loopback only
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 @dataclass

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -26,37 +25,12 @@ from typing import Any
 
 import pytest
 
-from .conftest import require_binary
+from .conftest import SAMPLE_ROW as ROW
+from .conftest import free_port, http, require_binary
 
 pytestmark = [pytest.mark.generated, pytest.mark.slow]
 
-ROW = {
-    "age": 42,
-    "tenure_months": 3,
-    "monthly_spend": 120.0,
-    "support_tickets": 5,
-    "plan": "basic",
-    "region": "south",
-}
 MODEL = "churn_pilot"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def http(method: str, url: str, body: Any = None, timeout: float = 10) -> tuple[int, str]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        url, data=data, method=method, headers={"content-type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def wait_until(
