@@ -200,51 +200,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{skipped}; uv lock failed ({exc}): run `uv lock` when online")
         return 0
 
+    locked = [*uv, "run", "-q", "--locked"]
+    pilot = [*locked, slug]
+    why = ["--reason", "post-generation verification", "--actor", "shipshape"]
     steps: list[tuple[str, list[str] | None]] = [
         ("lock", [*uv, "lock"]),
         ("install", [*uv, "sync", "-q", "--locked"]),
-        ("lint", [*uv, "run", "-q", "--locked", "ruff", "check", "."]),
-        ("format", [*uv, "run", "-q", "--locked", "ruff", "format", "--check", "."]),
-        ("types", [*uv, "run", "-q", "--locked", "mypy"]),
-        ("tests", [*uv, "run", "-q", "--locked", "pytest", "-q", "-x", "-p", "no:cacheprovider"]),
-        ("seed data", [*uv, "run", "-q", "--locked", slug, "data", "seed"]),
-        ("data check", [*uv, "run", "-q", "--locked", slug, "data", "check"]),
-        ("train", [*uv, "run", "-q", "--locked", slug, "train"]),
-        (
-            "gate (staging)",
-            [
-                *uv,
-                "run",
-                "-q",
-                "--locked",
-                slug,
-                "promote",
-                "--to",
-                "staging",
-                "--reason",
-                "post-generation verification",
-                "--actor",
-                "shipshape",
-            ],
-        ),
-        (
-            "promote",
-            [
-                *uv,
-                "run",
-                "-q",
-                "--locked",
-                slug,
-                "promote",
-                "--to",
-                "production",
-                "--reason",
-                "post-generation verification",
-                "--actor",
-                "shipshape",
-            ],
-        ),
-        ("governance", [*uv, "run", "-q", "--locked", slug, "governance", "render"]),
+        ("lint", [*locked, "ruff", "check", "."]),
+        ("format", [*locked, "ruff", "format", "--check", "."]),
+        ("types", [*locked, "mypy"]),
+        ("tests", [*locked, "pytest", "-q", "-x", "-p", "no:cacheprovider"]),
+        ("seed data", [*pilot, "data", "seed"]),
+        ("data check", [*pilot, "data", "check"]),
+        ("train", [*pilot, "train"]),
+        ("gate (staging)", [*pilot, "promote", "--to", "staging", *why]),
+        ("promote", [*pilot, "promote", "--to", "production", *why]),
+        ("governance", [*pilot, "governance", "render"]),
         ("readiness", None),
         ("serve + predict", None),
     ]
