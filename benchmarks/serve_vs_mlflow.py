@@ -58,8 +58,16 @@ def project_env(project: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
     env = {k: v for k, v in env.items() if not k.startswith("APP_")}
     env["UV_COMPILE_BYTECODE"] = "1"
-    env["PATH"] = f"{project / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    # The pilot's venv first, then the tools installed beside this interpreter (uv, copier).
+    bins = [str(project / ".venv" / "bin"), str(Path(sys.executable).parent)]
+    env["PATH"] = os.pathsep.join([*bins, env.get("PATH", "")])
     return env
+
+
+def uv_bin() -> str:
+    """uv as installed by requirements-dev.txt (beside this interpreter), else from PATH."""
+    beside = Path(sys.executable).with_name("uv")
+    return str(beside) if beside.exists() else (shutil.which("uv") or "uv")
 
 
 def sh(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
@@ -70,7 +78,9 @@ def sh(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
 
 
 def generate(dst: Path) -> Path:
-    copier = shutil.which("copier") or str(Path(sys.executable).with_name("copier"))
+    copier = str(Path(sys.executable).with_name("copier"))
+    if not Path(copier).exists():
+        copier = shutil.which("copier") or "copier"
     sh(
         [
             copier,
@@ -102,8 +112,8 @@ def prepare(project: Path) -> str:
         cwd=project,
     ).strip()
     if not (project / "uv.lock").exists():
-        sh(["uv", "lock", "-q"], cwd=project, env=env)
-    sh(["uv", "sync", "-q", "--locked", "--compile-bytecode"], cwd=project, env=env)
+        sh([uv_bin(), "lock", "-q"], cwd=project, env=env)
+    sh([uv_bin(), "sync", "-q", "--locked", "--compile-bytecode"], cwd=project, env=env)
     if not (project / "mlruns" / "mlflow.db").exists():
         sh([slug, "data", "seed"], cwd=project, env=env)
         sh([slug, "train"], cwd=project, env=env)

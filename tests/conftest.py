@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +23,27 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# The tools requirements-dev.txt installs (uv, copier, hadolint, ...) live beside the running
+# interpreter, which need not be on PATH (`.venv/bin/python -m pytest`). Put that directory
+# first, so the tests, copier's tasks and every child process find the versions pinned there.
+VENV_BIN = Path(sys.executable).parent
+if os.environ.get("PATH", "").split(os.pathsep)[0] != str(VENV_BIN):
+    os.environ["PATH"] = os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")])
+
+
+def tool(name: str) -> str:
+    """Absolute path of a tool installed beside this interpreter (or on PATH)."""
+    beside = VENV_BIN / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} is not installed beside {sys.executable} nor on PATH")
+    return found
+
+
+UV = tool("uv")
 
 
 # One prediction request every test that serves a pilot can send.
@@ -97,7 +119,7 @@ def uv_run(
     """Run a command inside a generated project's locked environment."""
     full_env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"} | (env or {})
     proc = subprocess.run(
-        ["uv", "run", "-q", "--locked", *args],
+        [UV, "run", "-q", "--locked", *args],
         cwd=project,
         capture_output=True,
         text=True,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import IN_CI, generate, render, uv_run
+from .conftest import IN_CI, UV, generate, render, uv_run
 
 SOURCE_FILES = {
     "sql": ["src/{pkg}/data/sources/sql.py", "tests/test_source_sql.py"],
@@ -63,7 +63,7 @@ def test_only_chosen_sources_are_generated(tmp_path: Path, sources: list[str]) -
 @pytest.mark.parametrize("sources", [["files"], ["http"]], ids="+".join)
 def test_single_source_pilot_passes_its_checks(tmp_path: Path, sources: list[str]) -> None:
     project = render(tmp_path / "p", data_sources=sources)
-    subprocess.run(["uv", "lock", "-q"], cwd=project, check=True, timeout=300)
+    subprocess.run([UV, "lock", "-q"], cwd=project, check=True, timeout=300)
     uv_run(project, "ruff", "check", ".")
     uv_run(project, "ruff", "format", "--check", ".")
     uv_run(project, "mypy")

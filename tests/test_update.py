@@ -24,7 +24,7 @@ import copier
 import pytest
 import yaml
 
-from .conftest import ROOT, uv_run
+from .conftest import ROOT, UV, uv_run
 
 pytestmark = pytest.mark.generated
 
@@ -302,7 +302,7 @@ def test_updated_pilot_checks_pass(updated: Updated) -> None:
     project = updated.project
     env = job_env(project.parent)  # uv from this interpreter's environment when not on PATH
     lock = subprocess.run(
-        ["uv", "lock", "-q"], cwd=project, env=env, capture_output=True, text=True, check=False
+        [UV, "lock", "-q"], cwd=project, env=env, capture_output=True, text=True, check=False
     )
     assert lock.returncode == 0, lock.stderr
     path = {"PATH": env["PATH"]}
