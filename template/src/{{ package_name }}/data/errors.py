@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from typing import Literal
+from ..errors import PilotError
 
 Kind = Literal["unreachable", "auth", "malformed", "empty", "quality", "config"]
 
 
-class DataError(Exception):
+class DataError(PilotError):
     """A data problem, reported as one line naming the source; ``kind`` classifies it."""
 
     def __init__(self, message: str, kind: Kind = "malformed") -> None:
-        super().__init__(" ".join(message.split()))  # always one line
+        super().__init__(message)
         self.kind: Kind = kind

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from ..errors import PilotError
 
 BLOCK = re.compile(
     r"(<!-- BEGIN GENERATED: (?P<name>[\w-]+) -->\n)(?P<body>.*?)"
@@ -25,7 +26,7 @@ SIGN_OFF_FIELDS = ("Reviewer", "Role", "Date", "Outcome")
 MANUAL_FIELDS = ("Result", "Date", "By", "Evidence")
 
 
-class GovernanceError(Exception):
+class GovernanceError(PilotError):
     """A governance document problem, reported as one line naming the file."""
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError
+from defusedxml.ElementTree import parse as defused_parse
 
 from ..settings import Settings
 from .documents import GovernanceError
@@ -52,8 +54,10 @@ def read_test_report(root: Path, directory: Path, pattern: str) -> TestReport | 
     stamps = []
     for path in paths:
         try:
-            tree = ET.parse(path)  # noqa: S314 - our own test runner's report
-        except ET.ParseError as exc:
+            # defusedxml: a report is a file on disk that anyone with write access can replace;
+            # entity expansion and external entities are refused rather than trusted.
+            tree = defused_parse(path)
+        except (ParseError, DefusedXmlException) as exc:
             raise GovernanceError(f"{path.name}: not a JUnit XML report ({exc})") from None
         stamps += [s.get("timestamp", "") for s in tree.iter("testsuite")]
         for case in tree.iter("testcase"):

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..settings import Settings
-from .evaluate import evaluate_version
 from .gate import Verdict
 from .registry import ModelRef, RegistryError, configure, find_alias, get_version
 
@@ -113,6 +112,9 @@ def evaluate(
     version = (
         version or _require(settings, settings.model.challenger_alias, "run `train` first").version
     )
+    # Judging needs pandas and scikit-learn; moving an alias (production, rollback) does not.
+    from .evaluate import evaluate_version
+
     verdict = evaluate_version(settings, version)
     record_verdict(settings, verdict, actor_name(actor), reason or "evaluate")
     return verdict

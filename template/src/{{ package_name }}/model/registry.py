@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import PilotError
 from ..settings import Settings
 
 
@@ -52,7 +53,7 @@ def ensure_experiment(settings: Settings) -> str:
     return str(mlflow.create_experiment(name, artifact_location=location or None))
 
 
-class RegistryError(Exception):
+class RegistryError(PilotError):
     """A registry lookup that failed, reported as one line."""
 
 

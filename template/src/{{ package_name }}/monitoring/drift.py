@@ -20,6 +20,7 @@ import numpy as np
 import orjson
 from scipy.stats import ks_2samp
 
+from ..errors import PilotError
 from ..settings import Settings
 from .profile import PREDICTION, bin_shares, category_shares
 from .window import PredictionWindow
@@ -27,7 +28,7 @@ from .window import PredictionWindow
 EPS = 1e-4  # floor for empty bins, so PSI stays finite
 
 
-class DriftError(Exception):
+class DriftError(PilotError):
     """Drift could not be checked (no champion, no profile), reported as one line."""
 
 

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..errors import PilotError
 from ..settings import Settings
 from .decision_log import read_records
 from .server import running, with_key
@@ -36,7 +37,7 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 CAPACITY_USERS = 16
 
 
-class LoadTestError(Exception):
+class LoadTestError(PilotError):
     """The service missed a load-test criterion (the report says which)."""
 
 

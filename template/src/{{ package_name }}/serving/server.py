@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from ..errors import PilotError
 from ..settings import PROJECT_ROOT, Settings
 from .auth import hash_key, new_key
 
@@ -62,7 +63,7 @@ def get(url: str, timeout: float = 5) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-class ServerStartError(RuntimeError):
+class ServerStartError(PilotError):
     """The service did not become ready."""
 
 
