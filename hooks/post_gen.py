@@ -31,9 +31,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 LOG = Path("verify.log")
 LOG_LOCK = threading.Lock()
+LIVE: set[subprocess.Popen[str]] = set()  # processes of the steps now running
+LIVE_LOCK = threading.Lock()
+STOPPING = threading.Event()
 
 
 class StepFailed(Exception):
@@ -73,17 +77,37 @@ def log_output(cmd: Sequence[str], output: str) -> None:
 
 
 def run(cmd: Sequence[str], timeout: float = 900) -> str:
+    proc = start(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, env=clean_env(), timeout=timeout, check=False
-        )
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
         log_output(cmd, f"timed out after {timeout:.0f} s\n")
         raise StepFailed(f"timed out after {timeout:.0f} s") from None
-    log_output(cmd, proc.stdout + proc.stderr)
+    finally:
+        LIVE.discard(proc)
+    log_output(cmd, out + err)
     if proc.returncode != 0:
-        raise StepFailed(last_line(proc.stdout + "\n" + proc.stderr))
-    return proc.stdout
+        raise StepFailed(last_line(out + "\n" + err))
+    return out
+
+
+def start(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[str]:
+    """Start a step's process; a failure elsewhere stops it (see stop_all)."""
+    with LIVE_LOCK:
+        if STOPPING.is_set():
+            raise StepFailed("stopped: another step failed")
+        proc = subprocess.Popen(cmd, text=True, env=clean_env(), **kwargs)
+        LIVE.add(proc)
+    return proc
+
+
+def stop_all() -> None:
+    with LIVE_LOCK:
+        STOPPING.set()
+        for proc in list(LIVE):
+            proc.terminate()
 
 
 def free_port() -> int:
@@ -129,7 +153,7 @@ def serve_and_predict(uv: list[str], slug: str) -> str:
     cmd = [*uv, "run", "-q", "--locked", slug, "serve", "--host", "127.0.0.1", "--port", str(port)]
     server_log = LOG.with_name("verify-serve.log")
     with server_log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=clean_env())
+        proc = start(cmd, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -156,6 +180,7 @@ def serve_and_predict(uv: list[str], slug: str) -> str:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        LIVE.discard(proc)
         log_output(cmd, server_log.read_text())
         server_log.unlink(missing_ok=True)
 
@@ -164,16 +189,19 @@ def readiness(uv: list[str], slug: str) -> str:
     """Score the pilot; report a score below the threshold without failing (evidence from
     later work, such as CI jobs and the sign-off, is expected to be missing at generation)."""
     cmd = [*uv, "run", "-q", "--locked", slug, "ready"]
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, env=clean_env(), timeout=300, check=False
-    )
-    log_output(cmd, proc.stdout + proc.stderr)
-    lines = proc.stdout.strip().splitlines()
+    proc = start(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=300)
+    finally:
+        LIVE.discard(proc)
+    log_output(cmd, out + err)
+    lines = out.strip().splitlines()
     if proc.returncode == 0 and lines:
         return lines[-1]
+    # Exit 1 with a "not ready" verdict is a score, not a failure of the step.
     if proc.returncode == 1 and lines and lines[-1].startswith("not ready: "):
         return lines[-1].removeprefix("not ready: ") + " (below: see governance/readiness.md)"
-    raise StepFailed(last_line(proc.stdout + "\n" + proc.stderr))
+    raise StepFailed(last_line(out + "\n" + err))
 
 
 @dataclass
@@ -209,7 +237,9 @@ def run_steps(steps: Sequence[Step], parallel: int) -> int:
                 try:
                     detail = future.result()
                 except StepFailed as exc:
-                    print(f"verify: FAILED at step '{step.name}': {exc}", file=sys.stderr)
+                    if not failed:  # the first failure is the cause; the rest were stopped
+                        print(f"verify: FAILED at step '{step.name}': {exc}", file=sys.stderr)
+                        stop_all()
                     failed = True
                     continue
                 done.add(step.name)

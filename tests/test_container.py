@@ -54,7 +54,8 @@ def test_dockerfile_shape(tmp_path: Path) -> None:
     text = (render(tmp_path / "p", python_version="3.12") / "Dockerfile").read_text()
     assert "ARG BASE_IMAGE=python:3.12-slim" in text
     assert text.count("FROM ${BASE_IMAGE}") == 2  # builder and runtime on the same base
-    assert "uv sync --locked --no-default-groups --no-install-project" in text  # dependency layer first
+    # the dependency layer first, with the service's dependencies only
+    assert "uv sync --locked --no-default-groups --no-install-project" in text
     assert "--mount=type=secret,id=ca_bundle" in text
     assert "UV_PYTHON_DOWNLOADS=never" in text
     assert "HEALTHCHECK" in text and "\nUSER ${APP_UID}" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+
 from ..errors import PilotError
 
 Kind = Literal["unreachable", "auth", "malformed", "empty", "quality", "config"]

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
 from ..errors import PilotError
 
 BLOCK = re.compile(
