@@ -31,8 +31,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from doc import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 LOADGEN = Path(__file__).with_name("loadgen.py")
+SECTION = "Serving: the generated service against `mlflow models serve`"
 ROW = {
     "age": 42,
     "tenure_months": 3,
@@ -358,10 +361,7 @@ def main() -> int:
     ]
     print("\n" + "\n".join(lines) + "\n\n" + "\n".join(summary))
     if args.write_doc:
-        doc = ROOT / "docs" / "benchmark.md"
-        doc.parent.mkdir(exist_ok=True)
-        doc.write_text(
-            "# Benchmark: the generated service against `mlflow models serve`\n\n"
+        body = (
             "Produced by `python benchmarks/serve_vs_mlflow.py --write-doc` (the latest run is "
             "recorded here). Same registered model (the default pilot's logistic regression), "
             "same machine, same keep-alive load generator, both servers with one worker, "
@@ -373,9 +373,9 @@ def main() -> int:
             + "\n\n"
             "Ours answers only after the decision-log record is on disk (group commit: one "
             "`fdatasync` covers every request that arrived during the previous one), checks the "
-            "API key and validates each row against the data contract. Ratios matter more than "
-            "absolute figures: the machine may be shared.\n"
+            "API key and validates each row against the data contract.\n"
         )
+        doc = write_section(SECTION, body)
         print(f"\nwrote {doc.relative_to(ROOT)}")
     shutil.rmtree(decisions, ignore_errors=True)
     if tmp is not None:

@@ -236,7 +236,9 @@ def run_steps(steps: Sequence[Step], parallel: int) -> int:
                 seconds = time.perf_counter() - started
                 try:
                     detail = future.result()
-                except StepFailed as exc:
+                except Exception as exc:  # one line per failed step, never a traceback
+                    if not isinstance(exc, StepFailed):
+                        exc = StepFailed(f"{type(exc).__name__}: {exc}")
                     if not failed:  # the first failure is the cause; the rest were stopped
                         print(f"verify: FAILED at step '{step.name}': {exc}", file=sys.stderr)
                         stop_all()

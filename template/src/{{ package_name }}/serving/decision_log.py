@@ -30,30 +30,35 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ..data.schema import PII_COLUMNS
 
-_PII = frozenset(PII_COLUMNS)
+@cache
+def _pii() -> frozenset[str]:
+    # The contract (pandera, pandas) loads on the first write, not for `audit`'s reads.
+    from ..data.schema import PII_COLUMNS
+
+    return frozenset(PII_COLUMNS)
 
 
 def protect(inputs: Mapping[str, Any]) -> Mapping[str, Any]:
     """Inputs as logged: PII columns hashed (the request contract never accepts them today;
     this keeps the log safe if a future contract does)."""
-    if _PII.isdisjoint(inputs):
+    if _pii().isdisjoint(inputs):
         return inputs
     return {
-        k: ("sha256:" + hashlib.sha256(str(v).encode()).hexdigest() if k in _PII else v)
+        k: ("sha256:" + hashlib.sha256(str(v).encode()).hexdigest() if k in _pii() else v)
         for k, v in inputs.items()
     }
 
 
 def protect_rows(rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
     """``protect`` for a request's rows, which share one model and so one set of columns."""
-    if not rows or _PII.isdisjoint(rows[0]):
+    if not rows or _pii().isdisjoint(rows[0]):
         return rows
     return [protect(r) for r in rows]
 
