@@ -18,12 +18,13 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from .conftest import IN_CI, SAMPLE_ROW, free_port, http, render, require_binary, uv_run
+from .conftest import IN_CI, free_port, http, render, require_binary, uv_run
 
 BASE_IMAGE = "localhost/shipshape-base:bookworm-python3"
 BASE_CACHE = Path("/var/cache/shipshape/bookworm-python3.tar")
@@ -224,99 +225,118 @@ def built(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> It
             engine.run("image", "prune", "-f", check=False)
 
 
+@contextmanager
+def tracking_server(project: Path, store: Path) -> Iterator[str]:
+    """`mlflow server` (SQLite backend, proxied artifacts) from the pilot's workstation venv:
+    the image carries MLflow's client only and reaches the registry through it, as in prod."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    cmd = [str(project / ".venv" / "bin" / "mlflow"), "server", "--host", "127.0.0.1",
+           "--port", str(port), "--workers", "1",
+           "--backend-store-uri", f"sqlite:///{store}/mlflow.db",
+           "--artifacts-destination", str(store / "artifacts")]  # fmt: skip
+    with (store / "mlflow.log").open("wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, (store / "mlflow.log").read_text()[-3000:]
+            try:
+                if http("GET", url + "/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "mlflow server not ready after 240 s"
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.generated
+@pytest.mark.slow
+def test_serving_image_installs_only_what_serving_needs(built: Built) -> None:
+    # The goal is at most 450 MB of installed dependencies (the base image's Python aside).
+    du = built.engine.run("run", "--rm", "--entrypoint", "du", built.image, "-sm", "/app/.venv")
+    venv_mb = int(du.stdout.split()[0])
+    print(f"\nserving image: {built.size_mb:.0f} MB in all, /app/.venv {venv_mb} MB")
+    assert venv_mb <= 450, f"/app/.venv is {venv_mb} MB"
+    listed = built.engine.run(
+        "run", "--rm", "--entrypoint", "python", built.image, "-c",
+        "import importlib.metadata as m; print(sorted(d.metadata['Name'].lower() "
+        "for d in m.distributions()))",
+    ).stdout  # fmt: skip
+    assert "'mlflow-skinny'" in listed
+    for absent in ("'mlflow'", "'sqlalchemy'", "'pyarrow'", "'pytest'", "'mypy'"):
+        assert absent not in listed, f"{absent} is in the serving image"
+
+
 @pytest.mark.generated
 @pytest.mark.slow
 def test_image_serves_predictions_as_non_root(built: Built, tmp_path: Path) -> None:
     engine, slug = built.engine, built.project.name
-    # The registry the container reads: trained on the host into a directory the container
-    # user can reach, mounted at the same absolute path, because MLflow records absolute
-    # artifact locations (file:///...) at training time.
     store = Path(tempfile.mkdtemp(prefix="shipshape-store-"))
     try:
-        store.chmod(0o755)
-        tracking = f"sqlite:///{store}/mlflow.db"
-        registry = {
-            "APP_MLFLOW__TRACKING_URI": tracking,
-            "APP_MLFLOW__ARTIFACT_LOCATION": str(store / "artifacts"),
-        }
-        uv_run(built.project, slug, "train", env=registry)
-        # train sets `challenger`; the service serves `champion`: gate it, then promote it
-        for stage in ("staging", "production"):
-            uv_run(
-                built.project,
-                slug,
-                "promote",
-                "--to",
-                stage,
-                "--reason",
-                "container test",
-                env=registry,
-            )
-        # MLflow writes a small metadata file next to local artifacts when it loads a model.
-        for path in [store / "artifacts", *(store / "artifacts").rglob("*")]:
-            path.chmod(0o777 if path.is_dir() else 0o666)
-        port = free_port()
-        name = f"shipshape-test-{uuid.uuid4().hex[:8]}"
-        engine.run(
-            "run",
-            "-d",
-            "--rm",
-            "--name",
-            name,
-            "--read-only",
-            "--mount",
-            "type=volume,destination=/app/var",  # as in Kubernetes
-            "-v",
-            f"{store}/mlflow.db:{store}/mlflow.db:ro",
-            "-v",
-            f"{store}/artifacts:{store}/artifacts",
-            "-e",
-            "APP_ENV=dev",
-            "-e",
-            f"APP_MLFLOW__TRACKING_URI={tracking}",
-            "-p",
-            f"127.0.0.1:{port}:8000",
-            built.image,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 120
-            status, text = 0, "not listening"
-            while time.monotonic() < deadline:
-                try:
-                    status, text = http("GET", base + "/ready")
-                except OSError:
-                    status, text = 0, "not listening"
-                if status == 200:
-                    break
-                time.sleep(0.5)
-            logs = engine.run("logs", name, check=False)
-            assert status == 200, f"not ready: {status} {text}\n{logs.stdout}{logs.stderr}"
-            assert http("GET", base + "/health") == (200, '{"status":"ok"}')
-            status, text = http("POST", base + "/predict", SAMPLE_ROW)
-            assert status == 200, text
-            probability = json.loads(text)["predictions"][0]["probability"]
-            assert 0.0 <= probability <= 1.0
-            assert engine.run("exec", name, "id", "-u").stdout.strip() == "10001"
-            # The image's own HEALTHCHECK passes.
-            if engine.podman:
-                assert engine.run("healthcheck", "run", name, check=False).returncode == 0
-            else:
-                engine.run(
-                    "exec",
-                    name,
-                    "python",
-                    "-c",
-                    "import urllib.request as u; "
-                    "u.urlopen('http://127.0.0.1:8000/health', timeout=4)",
-                )
-            # The root filesystem is read-only; only the volume is writable.
-            denied = engine.run("exec", name, "touch", "/app/config/x", check=False)
-            assert denied.returncode != 0
-        finally:
-            engine.run("stop", "-t", "10", name, check=False)
+        with tracking_server(built.project, store) as tracking:
+            registry = {"APP_MLFLOW__TRACKING_URI": tracking}
+            uv_run(built.project, slug, "train", env=registry)
+            # train sets `challenger`; the service serves `champion`: gate it, then promote it
+            for stage in ("staging", "production"):
+                uv_run(built.project, slug, "promote", "--to", stage, "--reason",
+                       "container test", env=registry)  # fmt: skip
+            port = free_port()
+            name = f"shipshape-test-{uuid.uuid4().hex[:8]}"
+            engine.run(
+                "run", "-d", "--rm", "--name", name, "--read-only",
+                "--mount", "type=volume,destination=/app/var",  # as in Kubernetes
+                "--network", "host",  # the tracking server listens on the host's loopback
+                "-e", "APP_ENV=dev",
+                "-e", f"APP_MLFLOW__TRACKING_URI={tracking}",
+                "-e", "APP_SERVING__HOST=127.0.0.1",
+                "-e", f"APP_SERVING__PORT={port}",
+                built.image,
+            )  # fmt: skip
+            try:
+                check_serving(engine, name, f"http://127.0.0.1:{port}")
+            finally:
+                engine.run("stop", "-t", "10", name, check=False)
     finally:
         shutil.rmtree(store, ignore_errors=True)
+
+
+def check_serving(engine: Engine, name: str, base: str) -> None:
+    deadline = time.monotonic() + 120
+    status, text = 0, "not listening"
+    while time.monotonic() < deadline:
+        try:
+            status, text = http("GET", base + "/ready")
+        except OSError:
+            status, text = 0, "not listening"
+        if status == 200:
+            break
+        time.sleep(0.5)
+    logs = engine.run("logs", name, check=False)
+    assert status == 200, f"not ready: {status} {text}\n{logs.stdout}{logs.stderr}"
+    assert http("GET", base + "/health") == (200, '{"status":"ok"}')
+    _, spec = http("GET", base + "/openapi.json")
+    example = json.loads(spec)["components"]["schemas"]["Features"]["examples"][0]
+    status, text = http("POST", base + "/predict", example)
+    assert status == 200, text
+    assert json.loads(text)["predictions"]
+    assert engine.run("exec", name, "id", "-u").stdout.strip() == "10001"
+    # The image's own HEALTHCHECK passes.
+    if engine.podman:
+        assert engine.run("healthcheck", "run", name, check=False).returncode == 0
+    else:
+        engine.run("exec", name, "python", "-c",
+                   "import os, urllib.request as u; u.urlopen('http://127.0.0.1:' + "
+                   "os.environ['APP_SERVING__PORT'] + '/health', timeout=4)")  # fmt: skip
+    # The root filesystem is read-only; only the volume is writable.
+    denied = engine.run("exec", name, "touch", "/app/config/x", check=False)
+    assert denied.returncode != 0
 
 
 @pytest.mark.generated

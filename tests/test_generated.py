@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import uv_run
+from .conftest import UV, uv_run
 
 pytestmark = pytest.mark.generated
 
@@ -21,10 +24,15 @@ def test_default_pilot_is_verified_and_locked(default_project: Path) -> None:
 
 
 def test_default_pilot_checks_pass(default_project: Path) -> None:
-    uv_run(default_project, "ruff", "check", ".")
-    uv_run(default_project, "ruff", "format", "--check", ".")
-    out = uv_run(default_project, "pytest", "-q", "-p", "no:cacheprovider").stdout
-    assert " passed" in out and " failed" not in out
+    # The hook ran the pilot's own checks (lint, format, mypy --strict, its test suite);
+    # verify.log holds each step's output. Re-running the suite here would only repeat it.
+    log = (default_project / "verify.log").read_text()
+    assert "All checks passed!" in log
+    assert "files already formatted" in log
+    assert "Success: no issues found" in log
+    summary = re.findall(r"^(\d+) passed.* in [\d.]+s", log, re.M)
+    assert summary and int(summary[-1]) >= 90, "the pilot's suite did not run in full"
+    assert not re.search(r"^\d+ failed", log, re.M)
 
 
 def test_cli_errors_are_one_line(default_project: Path) -> None:
@@ -41,3 +49,25 @@ def test_cli_errors_are_one_line(default_project: Path) -> None:
         + str(default_project / "data" / "pilot.db")
         + "#missing_table: table 'missing_table' does not exist"
     ]
+
+
+def test_security_lint_is_clean(default_project: Path) -> None:
+    # bandit at medium severity and above, as the pilot's CI and pre-commit run it (B314 was
+    # xml.etree parsing of JUnit reports; the pilot parses them with defusedxml).
+    proc = uv_run(default_project, "bandit", "-c", "pyproject.toml", "-ll", "-q", "-r", "src")
+    assert "No issues identified" in proc.stdout, proc.stdout
+
+
+def test_sbom_lists_the_serving_environment(default_project: Path) -> None:
+    # The pilot's CI writes this SBOM as a build artifact: exactly what the image installs.
+    proc = subprocess.run(
+        [UV, "export", "--locked", "--no-default-groups", "--format", "cyclonedx1.5",
+         "--preview-features", "sbom-export"],
+        cwd=default_project, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    bom = json.loads(proc.stdout)
+    assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.5"
+    names = {c["name"] for c in bom["components"]}
+    assert {"fastapi", "mlflow-skinny", "scikit-learn", "uvicorn"} <= names
+    # the workstation's extras stay out of the image: full MLflow, data sources, dev tools
+    assert not names & {"mlflow", "sqlalchemy", "pyarrow", "pytest", "mypy", "locust"}
