@@ -137,3 +137,13 @@ def uv_run(
 def default_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One project generated with default answers and verified, shared by generated-tier tests."""
     yield generate(tmp_path_factory.mktemp("default") / "churn-pilot")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`), the tests that share a session-scoped
+    generated pilot run in one worker, so each pilot is generated once per run; other tests
+    spread over the remaining workers."""
+    for item in items:
+        shared = sorted(f for f in getattr(item, "fixturenames", ()) if f.endswith("_project"))
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
