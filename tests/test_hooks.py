@@ -54,4 +54,7 @@ def test_failure_is_one_line_naming_the_step(tmp_path: Path) -> None:
     assert errors[0].startswith("verify: FAILED at step 'lint': ")
     # the steps before it printed their durations
     assert "verify: lock" in proc.stdout and "verify: install" in proc.stdout
+    # the steps running beside it were stopped, and none started after it
+    assert "verify: tests " not in proc.stdout and "verify: train " not in proc.stdout
+    assert "pilot verified" not in proc.stdout
     assert (project / "verify.log").read_text().count("$ ") >= 3
