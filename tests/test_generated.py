@@ -54,8 +54,8 @@ def test_cli_errors_are_one_line(default_project: Path) -> None:
 def test_security_lint_is_clean(default_project: Path) -> None:
     # bandit at medium severity and above, as the pilot's CI and pre-commit run it (B314 was
     # xml.etree parsing of JUnit reports; the pilot parses them with defusedxml).
-    proc = uv_run(default_project, "bandit", "-c", "pyproject.toml", "-ll", "-q", "-r", "src")
-    assert "No issues identified" in proc.stdout, proc.stdout
+    proc = uv_run(default_project, "bandit", "-c", "pyproject.toml", "-ll", "-r", "src")
+    assert "No issues identified." in proc.stdout, proc.stdout
 
 
 def test_sbom_lists_the_serving_environment(default_project: Path) -> None:

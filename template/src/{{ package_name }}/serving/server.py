@@ -13,12 +13,12 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+import httpx
 
 from ..errors import PilotError
 from ..settings import PROJECT_ROOT, Settings
@@ -56,11 +56,12 @@ def with_key(settings: Settings, key_id: str, roles: str) -> tuple[Settings, str
 
 
 def get(url: str, timeout: float = 5) -> tuple[int, bytes]:
+    """GET on the local service: (status, body); connection errors raise OSError."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback
-            return int(resp.status), resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+        resp = httpx.get(url, timeout=timeout)
+    except httpx.TransportError as exc:
+        raise OSError(str(exc)) from exc
+    return resp.status_code, resp.content
 
 
 class ServerStartError(PilotError):
