@@ -16,7 +16,13 @@ workers never interleave). Format (one object per line, one line per row of a re
     {"request_id": "4be0...", "ts": "2026-01-31T12:00:00.123456Z", "key_id": "web",
      "model_name": "churn_pilot", "model_version": "3", "latency_ms": 0.41, "row": 0,
      "inputs": {"age": 42, ...}, "output": {"prediction": 1, "probability": 0.83},
-     "explanation": {"tenure_months": 0.91, ...}}
+     "explanation": {"tenure_months": 0.91, ...}, "key": "C000123",
+     "event_time": "2026-01-31T11:59:00Z"}
+
+``key`` (the contract's entity key) and ``event_time`` appear when the request carried them;
+they join outcomes to decisions (``<cli> outcomes ingest``) and are never model inputs. A key
+the contract marks ``pii`` is logged as ``sha256:<hex>``, and outcomes are hashed the same way.
+A shadow model's predictions go to ``shadow-*.jsonl`` beside these files (serving/shadow.py).
 
 ``key_id`` names the caller's key, never the key itself. Columns the data contract marks as
 PII are replaced by ``sha256:<hex>`` of their value. ``<cli> audit`` searches these files.
@@ -35,9 +41,19 @@ from typing import Any
 
 import orjson
 
+from ..data.roles import KEY_IS_PII
 from ..data.schema import PII_COLUMNS
 
 _PII = frozenset(PII_COLUMNS)
+
+
+def _hash(value: Any) -> str:
+    return "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()
+
+
+def protect_key(value: Any) -> Any:
+    """The entity key as logged: hashed when the contract marks it PII."""
+    return _hash(value) if KEY_IS_PII and value is not None else value
 
 
 def protect(inputs: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -46,7 +62,7 @@ def protect(inputs: Mapping[str, Any]) -> Mapping[str, Any]:
     if _PII.isdisjoint(inputs):
         return inputs
     return {
-        k: ("sha256:" + hashlib.sha256(str(v).encode()).hexdigest() if k in _PII else v)
+        k: (_hash(v) if k in _PII else v)
         for k, v in inputs.items()
     }
 
