@@ -195,7 +195,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.serving.decision_log_max_bytes,
         on_commit=metrics.decision_batch.observe,
     )
-    shadow_state = ModelState(settings.serving.shadow_alias) if settings.serving.shadow_alias else None
+    shadow_state = (
+        ModelState(settings.serving.shadow_alias) if settings.serving.shadow_alias else None
+    )
 
     def shadow_model() -> tuple[str, str, Score] | None:
         loaded = shadow_state.current if shadow_state is not None else None

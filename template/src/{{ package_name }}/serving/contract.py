@@ -43,11 +43,7 @@ def _field(column: Any) -> tuple[Any, Any]:
 def _join_field(column: Any, py_type: type) -> tuple[Any, Any]:
     """An optional join field (key, event time): logged for outcomes, never a model input."""
     pattern = next(
-        (
-            (c.statistics or {}).get("pattern")
-            for c in column.checks
-            if c.name == "str_matches"
-        ),
+        ((c.statistics or {}).get("pattern") for c in column.checks if c.name == "str_matches"),
         None,
     )
     extra: dict[str, Any] = {"pattern": pattern} if py_type is str and pattern else {}

@@ -61,10 +61,7 @@ def protect(inputs: Mapping[str, Any]) -> Mapping[str, Any]:
     this keeps the log safe if a future contract does)."""
     if _PII.isdisjoint(inputs):
         return inputs
-    return {
-        k: (_hash(v) if k in _PII else v)
-        for k, v in inputs.items()
-    }
+    return {k: (_hash(v) if k in _PII else v) for k, v in inputs.items()}
 
 
 def protect_rows(rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:

@@ -78,7 +78,9 @@ class Metrics:
             "shadow_failures", "Shadow scorings that raised", registry=self.registry
         )
         self.shadow_dropped = Counter(
-            "shadow_dropped", "Requests not shadowed because its queue was full", registry=self.registry
+            "shadow_dropped",
+            "Requests not shadowed because its queue was full",
+            registry=self.registry,
         )
         self.shadow_loaded = Gauge(
             "shadow_loaded", "1 when a shadow model is loaded", registry=self.registry

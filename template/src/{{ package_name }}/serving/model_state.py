@@ -46,9 +46,7 @@ class ModelState:
             self.current = LoadedModel(ref, CompiledScorer(load_pipeline(settings, ref)))
         except Exception as exc:
             self.current = None
-            self.reason = (
-                f"cannot load model '{self.target(settings)}': {exc}"
-            )
+            self.reason = f"cannot load model '{self.target(settings)}': {exc}"
             log.warning(self.reason)
 
     def refresh(self, settings: Settings) -> bool:
@@ -60,9 +58,7 @@ class ModelState:
             loaded = LoadedModel(ref, CompiledScorer(load_pipeline(settings, ref)))
         except Exception as exc:
             if self.current is None:
-                self.reason = (
-                    f"cannot load model '{self.target(settings)}': {exc}"
-                )
+                self.reason = f"cannot load model '{self.target(settings)}': {exc}"
             log.warning("alias check failed, keeping the current model: %s", exc)
             return False
         old = self.current.ref.version if self.current else "none"

@@ -131,9 +131,7 @@ class Shadow:
         latency_ms = round(seconds * 1000, 3)
         self._file.write(
             b"".join(
-                orjson.dumps(
-                    head | {"row": i, "output": o, "agree": a, "latency_ms": latency_ms}
-                )
+                orjson.dumps(head | {"row": i, "output": o, "agree": a, "latency_ms": latency_ms})
                 + b"\n"
                 for i, (o, a) in enumerate(zip(outputs, agreed, strict=True))
             )
