@@ -249,5 +249,5 @@ def rollback(settings: Settings, reason: str, actor: str | None = None) -> Move:
 def history(settings: Settings, version: str) -> dict[str, Any]:
     """The audit tags of a version (gate, staging, production, rollback), for display."""
     tags = get_version(settings, version).tags
-    prefixes = ("gate.", "staging.", "production.", "rollback.", "restored.")
+    prefixes = ("gate.", "staging.", "shadow.", "production.", "rollback.", "restored.")
     return {k: v for k, v in sorted(tags.items()) if k.startswith(prefixes)}
