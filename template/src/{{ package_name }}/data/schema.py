@@ -71,4 +71,3 @@ PROTECTED_COLUMNS = columns_with("protected")
 # What the model predicts: "binary", "multiclass" or "regression". Label rules, live quality
 # and shadow agreement read it (monitoring/tasks.py).
 TASK = "binary"
-

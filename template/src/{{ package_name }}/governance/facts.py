@@ -243,7 +243,10 @@ class Facts:
         )
         report = read_latest(self.settings)
         if report is None:
-            return how + "\n\nNo live figures yet: they exist once the pilot serves and outcomes arrive."
+            return (
+                how
+                + "\n\nNo live figures yet: they exist once the pilot serves and outcomes arrive."
+            )
         offline = report["offline"]
         rows = [
             (f["version"], f["window"], f["rows"], *(_fmt(f[k]) for k in ("value", "low", "high")),
@@ -251,11 +254,16 @@ class Facts:
             for f in report["figures"]
             if not f["column"]
         ]  # fmt: skip
-        verdict = "breached: " + "; ".join(report["breaches"]) if report["breached"] else "no breach"
+        verdict = (
+            "breached: " + "; ".join(report["breaches"]) if report["breached"] else "no breach"
+        )
         return (
             how
             + f"\n\nLast report ({report['rows']} decisions with outcomes; {verdict}):\n\n"
-            + _table(("version", "window", "rows", report["metric"], "95% low", "95% high", "offline"), rows)
+            + _table(
+                ("version", "window", "rows", report["metric"], "95% low", "95% high", "offline"),
+                rows,
+            )
         )
 
     def shadow(self) -> str:

@@ -206,19 +206,19 @@ def promote_to_production(
     if previous == version:
         raise PromotionError(f"version {version} is already '{settings.model.champion_alias}'")
     tags = {"production.previous_champion": previous or NO_PREVIOUS}
-    if shadow is not None and shadow.version == version:
-        tags |= shadow.tags()
+    problems: list[str] | None = None  # None: no shadow evidence for this version
+    if shadow is not None and shadow.version == version and shadow.rows:
+        problems = shadow.problems(settings)
+        tags |= shadow.tags() | {"shadow.verdict": "failed" if problems else "passed"}
     if settings.model.require_shadow:
-        if shadow is None or shadow.version != version:
+        if problems is None:
             raise PromotionError(
                 f"version {version} has no shadow evidence: serve it with"
                 " APP_SERVING__SHADOW_ALIAS first (APP_MODEL__REQUIRE_SHADOW=true)"
             )
-        problems = shadow.problems(settings)
         if problems:
-            _tag(settings, version, shadow.tags() | {"shadow.verdict": "failed"})
+            _tag(settings, version, {k: v for k, v in tags.items() if k.startswith("shadow.")})
             raise PromotionError(f"version {version} shadow evidence: {'; '.join(problems)}")
-        tags["shadow.verdict"] = "passed"
     _tag(settings, version, tags | _audit("production", actor_name(actor), reason))
     configure(settings).set_registered_model_alias(
         settings.model.name, settings.model.champion_alias, version
