@@ -43,20 +43,37 @@ def agree(a: Mapping[str, Any], b: Mapping[str, Any], tolerance: float, task: st
 
 def live_metric(labels: Sequence[Any], scores: Sequence[Any], task: str = TASK) -> float | None:
     """The task's metric of logged scores against outcomes; None where it is undefined."""
-    from sklearn.metrics import f1_score, roc_auc_score
-
     if len(labels) == 0:
         return None
+    y, s = _arrays(labels, scores, task)
+    return _metric(y, s, task)
+
+
+def _arrays(labels: Sequence[Any], scores: Sequence[Any], task: str) -> tuple[Any, Any]:
     if task == "binary":
-        y = np.asarray(labels, dtype=int)
-        if len(set(y.tolist())) < 2:
-            return None  # ROC AUC needs both classes
-        return float(roc_auc_score(y, np.asarray(scores, dtype=float)))
+        return np.asarray(labels, dtype=int), np.asarray(scores, dtype=float)
     if task == "multiclass":
-        y_text = [str(v) for v in labels]
-        return float(f1_score(y_text, [str(v) for v in scores], average="macro", zero_division=0))
-    err = np.asarray(scores, dtype=float) - np.asarray(labels, dtype=float)
-    return float(np.sqrt(np.mean(err**2)))
+        return np.asarray([str(v) for v in labels]), np.asarray([str(v) for v in scores])
+    return np.asarray(labels, dtype=float), np.asarray(scores, dtype=float)
+
+
+def _metric(y: Any, s: Any, task: str) -> float | None:
+    from scipy.stats import rankdata
+    from sklearn.metrics import f1_score
+
+    if task == "binary":
+        positives = int(y.sum())
+        negatives = len(y) - positives
+        if not positives or not negatives:
+            return None  # ROC AUC needs both classes
+        # ROC AUC as the Mann-Whitney statistic (ties count half), equal to sklearn's and
+        # ~50x cheaper per call, which the bootstrap repeats hundreds of times.
+        ranks = rankdata(s)
+        u = float(ranks[y == 1].sum()) - positives * (positives + 1) / 2
+        return u / (positives * negatives)
+    if task == "multiclass":
+        return float(f1_score(y, s, average="macro", zero_division=0))
+    return float(np.sqrt(np.mean((s - y) ** 2)))
 
 
 def bootstrap_interval(
@@ -72,11 +89,11 @@ def bootstrap_interval(
     if n < 2 or resamples <= 0:
         return None, None
     rng = np.random.default_rng(seed)
-    y, s = np.asarray(labels, dtype=object), np.asarray(scores, dtype=object)
+    y, s = _arrays(labels, scores, task)
     values = []
     for _ in range(resamples):
         idx = rng.integers(0, n, n)
-        value = live_metric(y[idx].tolist(), s[idx].tolist(), task)
+        value = _metric(y[idx], s[idx], task)
         if value is not None:
             values.append(value)
     if not values:
