@@ -84,7 +84,7 @@ def test_overlay_renders_and_validates_against_kubernetes_schemas(
 
     slug = slug_of(project)
     docs = by_kind([d for d in yaml.safe_load_all(rendered) if d])
-    assert set(docs) == {
+    core = {
         "ConfigMap",
         "Service",
         "Deployment",
@@ -92,6 +92,8 @@ def test_overlay_renders_and_validates_against_kubernetes_schemas(
         "PodDisruptionBudget",
         "NetworkPolicy",
     }
+    operator = {"ServiceMonitor", "PrometheusRule"} if env != "dev" else set()
+    assert set(docs) == core | operator | ({"CronJob"} if env == "staging" else set())
     assert {d["metadata"]["namespace"] for d in docs.values()} == {f"{slug}-{env}"}
     dns_label = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
     for doc in docs.values():
@@ -134,6 +136,50 @@ def test_overlay_renders_and_validates_against_kubernetes_schemas(
     refs |= {v["secret"]["secretName"] for v in volumes.values() if "secret" in v}
     assert refs == {f"{slug}-secrets"}
     assert "kind: Secret" not in rendered
+
+
+def test_monitoring_resources_scrape_the_service_and_carry_the_alert_rules(
+    project: Path, tmp_path: Path
+) -> None:
+    """ServiceMonitor and PrometheusRule are CRDs (no schema in kubernetes-validate): checked
+    structurally here, and the embedded rules with promtool; staging runs the monitors."""
+    promtool = require_binary("promtool", "checks the alert rules (Debian package prometheus)")
+    rules_file = yaml.safe_load((project / "deploy/monitoring/alerts.yaml").read_text())
+    for env in ("staging", "prod"):
+        docs = [
+            d for d in yaml.safe_load_all(kustomize(project / "deploy/k8s/overlays" / env)) if d
+        ]
+        kinds = by_kind(docs)
+        service, monitor = kinds["Service"], kinds["ServiceMonitor"]
+        assert (
+            monitor["apiVersion"]
+            == kinds["PrometheusRule"]["apiVersion"]
+            == "monitoring.coreos.com/v1"
+        )
+        assert (
+            monitor["spec"]["selector"]["matchLabels"].items()
+            <= service["metadata"]["labels"].items()
+        )
+        (endpoint,) = monitor["spec"]["endpoints"]
+        assert endpoint["path"] == "/metrics"
+        assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+        spec = kinds["PrometheusRule"]["spec"]
+        assert spec == rules_file  # the same groups as deploy/monitoring/alerts.yaml
+        path = tmp_path / f"{env}-rules.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        proc = subprocess.run(
+            [promtool, "check", "rules", str(path)], capture_output=True, text=True, check=False
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        jobs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "CronJob"}
+        if env == "staging":
+            args = sorted(
+                j["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"][0]
+                for j in jobs.values()
+            )
+            assert args == ["drift", "monitor"]
+        else:
+            assert not jobs
 
 
 def test_environments_differ_where_they_should(project: Path) -> None:

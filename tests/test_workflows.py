@@ -29,6 +29,8 @@ PIPELINE_COMMANDS = [
     "config check --env prod",
     "deploy/k8s/deploy.sh staging",
     "deploy/k8s/deploy.sh prod",
+    "promtool check rules deploy/monitoring/alerts.yaml",
+    "promtool test rules deploy/monitoring/alerts.test.yaml",
 ]
 
 

@@ -67,3 +67,7 @@ KEY = columns_with("key")[0]
 TIME = columns_with("time")[0]
 PII_COLUMNS = columns_with("pii")
 PROTECTED_COLUMNS = columns_with("protected")
+
+# What the model predicts: "binary", "multiclass" or "regression". Label rules, live quality
+# and shadow agreement read it (monitoring/tasks.py).
+TASK = "binary"

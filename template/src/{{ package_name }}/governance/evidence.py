@@ -5,7 +5,9 @@ Each item lists the checks that back it automatically. Kinds of check:
 ``CiJob`` (a CI job whose name or steps match a pattern), ``File`` (a file, or any file of a
 glob, optionally holding a pattern), ``Registry`` (a fact on the champion model version or its
 run), ``Document`` (a governance document with no placeholder left), ``SignOff`` (signed and
-approved), ``AnyOf`` (the best of several alternatives).
+approved), ``AnyOf`` (the best of several alternatives), ``Live`` (a figure only a live pilot
+has: the last `monitor` report, the champion's shadow evidence; until it exists `ready` says
+so and leaves it out of the score, and a breached figure fails the item).
 An item scores 1 when all its checks hold, 0.5 when its manual test is documented in
 ``governance/manual-tests.md``, 0 otherwise. Keep this table in step with test names.
 """
@@ -53,11 +55,16 @@ class SignOff:
 
 
 @dataclass(frozen=True)
+class Live:
+    what: Literal["live-quality", "shadow"]
+
+
+@dataclass(frozen=True)
 class AnyOf:
     checks: tuple[Test | CiJob | File | Registry, ...]
 
 
-Check = Test | CiJob | File | Registry | Document | SignOff | AnyOf
+Check = Test | CiJob | File | Registry | Document | SignOff | AnyOf | Live
 Section = Literal["data", "model", "infrastructure", "monitoring"]
 SECTIONS: tuple[Section, ...] = ("data", "model", "infrastructure", "monitoring")
 
@@ -75,6 +82,8 @@ INGEST = "tests/test_ingest.py::"
 SQL = "tests/test_source_sql.py::"
 RAILS = "tests/test_rails.py::"
 DRIFT = "tests/test_drift.py::"
+OUTCOMES = "tests/test_outcomes.py::"
+SHADOW = "tests/test_shadow.py::"
 
 ML_TEST_SCORE: dict[Section, tuple[Item, ...]] = {
     "data": (
@@ -204,7 +213,18 @@ ML_TEST_SCORE: dict[Section, tuple[Item, ...]] = {
         Item(
             "infrastructure-6",
             "A model is a challenger before it serves all traffic",
-            (Test(RAILS + "test_production_takes_only_what_staging_validated"),),
+            (
+                Test(RAILS + "test_production_takes_only_what_staging_validated"),
+                Test(
+                    SHADOW
+                    + "test_the_shadow_scores_every_request_and_is_logged_beside_the_champion"
+                ),
+                Test(
+                    SHADOW + "test_a_shadow_that_raises_or_hangs_never_touches_answers_or_latency"
+                ),
+                Test(RAILS + "test_production_requires_shadow_evidence_when_configured"),
+                Live("shadow"),
+            ),
         ),
         Item(
             "infrastructure-7",
@@ -249,7 +269,12 @@ ML_TEST_SCORE: dict[Section, tuple[Item, ...]] = {
         Item(
             "monitoring-7",
             "Prediction quality has not regressed on served data",
-            (Test(RAILS + "test_retrain_gates_a_fresh_challenger_into_staging_only"),),
+            (
+                Test(OUTCOMES + "test_served_then_outcome_round_trip_matches_the_metric_by_hand"),
+                Test(OUTCOMES + "test_a_degraded_champion_breaches_and_posts_the_webhook"),
+                Test(RAILS + "test_retrain_gates_a_fresh_challenger_into_staging_only"),
+                Live("live-quality"),
+            ),
         ),
     ),
 }

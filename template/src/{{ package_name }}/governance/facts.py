@@ -56,6 +56,9 @@ class Facts:
             "thresholds": self.thresholds,
             "kpis": self.kpis,
             "decision-log": self.decision_log,
+            "live-quality": self.live_quality,
+            "shadow": self.shadow,
+            "alerts": self.alerts,
             "explainability": self.explainability,
             "access-control": self.access_control,
             "lineage": self.lineage,
@@ -211,9 +214,99 @@ class Facts:
         where = getattr(self.settings.serving, "decision_log_dir", None)
         if where is None:
             return "MISSING: the service keeps no decision log yet (`serving.decision_log_dir`)."
+        from ..data.roles import KEY_IS_PII
+        from ..data.schema import KEY, TIME
+
+        key = f"`{KEY}`" + (" (hashed: the contract marks it PII)" if KEY_IS_PII else "")
         return (
-            f"Each decision is appended as one JSON line under `{where}` (request id, model "
-            f"version, inputs, output, explanation), by [serving/]({CODE}/serving/)."
+            f"Each decision is appended as one JSON line under `{where}` (request id, time, "
+            f"model version, inputs, output, explanation), by [serving/]({CODE}/serving/), "
+            f"before the answer is sent. A request may carry the entity key {key} and event "
+            f"time `{TIME}`: they are logged as `key` and `event_time` to join outcomes later "
+            "and are never model inputs. A shadow model's predictions are logged beside, in "
+            "`shadow-*.jsonl`, joined by request id and row."
+        )
+
+    def live_quality(self) -> str:
+        from ..monitoring.live import read_latest
+        from ..monitoring.tasks import metric
+
+        mon, gate = self.settings.monitoring, self.settings.gate
+        how = (
+            f"Outcomes (`outcomes ingest`) are validated with the contract's label rules and "
+            f"joined to logged decisions by request id, or by key within "
+            f"{mon.attribution_window_hours:g} h; `monitor` measures live {metric().name} per "
+            f"version, {mon.live_window_hours:g} h window and slice, with a bootstrap 95% "
+            f"interval, and breaches below the gate's floor {gate.min_metric:g} or "
+            f"{mon.live_max_drop:g} under the offline figure once {mon.live_min_rows} decisions "
+            f"have outcomes ([monitoring/live.py]({CODE}/monitoring/live.py))."
+        )
+        report = read_latest(self.settings)
+        if report is None:
+            return (
+                how
+                + "\n\nNo live figures yet: they exist once the pilot serves and outcomes arrive."
+            )
+        offline = report["offline"]
+        rows = [
+            (f["version"], f["window"], f["rows"], *(_fmt(f[k]) for k in ("value", "low", "high")),
+             _fmt(offline.get(f["version"])))
+            for f in report["figures"]
+            if not f["column"]
+        ]  # fmt: skip
+        verdict = (
+            "breached: " + "; ".join(report["breaches"]) if report["breached"] else "no breach"
+        )
+        return (
+            how
+            + f"\n\nLast report ({report['rows']} decisions with outcomes; {verdict}):\n\n"
+            + _table(
+                ("version", "window", "rows", report["metric"], "95% low", "95% high", "offline"),
+                rows,
+            )
+        )
+
+    def shadow(self) -> str:
+        serving, model = self.settings.serving, self.settings.model
+        alias = f"`{serving.shadow_alias}`" if serving.shadow_alias else "none configured"
+        floor = self.settings.gate.min_metric
+        rule = (
+            f"required: at least {model.shadow_min_rows} shadowed rows, agreement >= "
+            f"{model.shadow_min_agreement:g} (or live quality >= {floor:g}),"
+            f" shadow p95 latency within the {serving.latency_sla_ms:g} ms SLA"
+            if model.require_shadow
+            else "recorded when present, not required (`model.require_shadow` is off)"
+        )
+        tags = self.registry.tags
+        champion = (
+            f"champion v{self.registry.version}: {tags['shadow.rows']} shadowed rows, agreement "
+            f"{tags['shadow.agreement']}, p95 {tags.get('shadow.p95_latency_ms')} ms"
+            if "shadow.rows" in tags
+            else "the champion was promoted without shadow figures"
+        )
+        return (
+            f"Shadow alias: {alias}. The service scores every request with it off the answer "
+            f"path ([serving/shadow.py]({CODE}/serving/shadow.py)): callers never wait for it "
+            f"and its failures never fail a request. Shadow evidence for production: {rule}. "
+            f"Now: {champion}."
+        )
+
+    def alerts(self) -> str:
+        import yaml
+
+        path = self.settings.path("deploy/monitoring/alerts.yaml")
+        if not path.exists():
+            return "MISSING: no alert rules (`deploy/monitoring/alerts.yaml`)."
+        groups = yaml.safe_load(path.read_text())["groups"]
+        rows = [
+            (r["alert"], r["labels"].get("severity", ""), r["annotations"]["summary"])
+            for g in groups
+            for r in g["rules"]
+        ]
+        return (
+            "Prometheus rules in `deploy/monitoring/alerts.yaml`, each unit-tested by promtool "
+            "(`alerts.test.yaml`), and a Grafana dashboard `deploy/monitoring/dashboard.json`:"
+            "\n\n" + _table(("alert", "severity", "when"), rows)
         )
 
     def explainability(self) -> str:

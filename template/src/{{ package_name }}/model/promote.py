@@ -3,7 +3,8 @@
     train                      -> alias `challenger`
     promote --to staging       -> runs the gate, records the verdict; on a pass, alias
                                   `staging-validated` (settings.model.stage_alias)
-    promote --to production    -> moves `champion` to the version staging validated
+    promote --to production    -> moves `champion` to the version staging validated (with
+                                  `model.require_shadow`: only after enough shadow evidence)
     rollback                   -> moves `champion` back to the champion it replaced
 
 Every move tags the version with who (``--actor`` or the login name), why (``--reason``,
@@ -34,6 +35,48 @@ class Move:
     alias: str
     version: str
     previous: str | None
+
+
+@dataclass(frozen=True)
+class ShadowEvidence:
+    """What the shadow step showed for a version (monitoring/shadow.py reads it from logs)."""
+
+    version: str
+    rows: int
+    agreement: float | None
+    p95_latency_ms: float | None
+    labelled_rows: int = 0
+    live_quality: float | None = None
+
+    def problems(self, settings: Settings) -> list[str]:
+        """Why this evidence is not enough for production; empty when it is."""
+        m, sla = settings.model, settings.serving.latency_sla_ms
+        out = []
+        if self.rows < m.shadow_min_rows:
+            out.append(f"{self.rows} shadowed rows < {m.shadow_min_rows} required")
+        agreed = self.agreement is not None and self.agreement >= m.shadow_min_agreement
+        good = self.live_quality is not None and self.live_quality >= settings.gate.min_metric
+        if self.rows and not agreed and not good:
+            shown = "none" if self.agreement is None else f"{self.agreement:.3f}"
+            out.append(
+                f"agreement {shown} < {m.shadow_min_agreement:g} and no live quality"
+                f" >= {settings.gate.min_metric:g}"
+            )
+        if self.p95_latency_ms is not None and self.p95_latency_ms > sla:
+            out.append(f"shadow p95 latency {self.p95_latency_ms:.1f} ms > SLA {sla:g} ms")
+        return out
+
+    def tags(self) -> dict[str, str]:
+        def fmt(v: float | None) -> str:
+            return "none" if v is None else f"{v:.6g}"
+
+        return {
+            "shadow.rows": str(self.rows),
+            "shadow.agreement": fmt(self.agreement),
+            "shadow.p95_latency_ms": fmt(self.p95_latency_ms),
+            "shadow.labelled_rows": str(self.labelled_rows),
+            "shadow.live_quality": fmt(self.live_quality),
+        }
 
 
 def actor_name(actor: str | None) -> str:
@@ -139,9 +182,17 @@ def promote_to_staging(
 
 
 def promote_to_production(
-    settings: Settings, reason: str, version: str | None = None, actor: str | None = None
+    settings: Settings,
+    reason: str,
+    version: str | None = None,
+    actor: str | None = None,
+    shadow: ShadowEvidence | None = None,
 ) -> Move:
-    """Move champion to a version staging validated; refuse any other."""
+    """Move champion to a version staging validated; refuse any other.
+
+    ``shadow``: the version's shadow evidence, recorded on it; with ``model.require_shadow``
+    a version without enough of it is refused.
+    """
     stage = settings.model.stage_alias
     _audit("production", "", reason)  # refuse an empty reason before any work
     if version is None:
@@ -157,6 +208,19 @@ def promote_to_production(
     if previous == version:
         raise PromotionError(f"version {version} is already '{settings.model.champion_alias}'")
     tags = {"production.previous_champion": previous or NO_PREVIOUS}
+    problems: list[str] | None = None  # None: no shadow evidence for this version
+    if shadow is not None and shadow.version == version and shadow.rows:
+        problems = shadow.problems(settings)
+        tags |= shadow.tags() | {"shadow.verdict": "failed" if problems else "passed"}
+    if settings.model.require_shadow:
+        if problems is None:
+            raise PromotionError(
+                f"version {version} has no shadow evidence: serve it with"
+                " APP_SERVING__SHADOW_ALIAS first (APP_MODEL__REQUIRE_SHADOW=true)"
+            )
+        if problems:
+            _tag(settings, version, {k: v for k, v in tags.items() if k.startswith("shadow.")})
+            raise PromotionError(f"version {version} shadow evidence: {'; '.join(problems)}")
     _tag(settings, version, tags | _audit("production", actor_name(actor), reason))
     configure(settings).set_registered_model_alias(
         settings.model.name, settings.model.champion_alias, version
@@ -187,5 +251,5 @@ def rollback(settings: Settings, reason: str, actor: str | None = None) -> Move:
 def history(settings: Settings, version: str) -> dict[str, Any]:
     """The audit tags of a version (gate, staging, production, rollback), for display."""
     tags = get_version(settings, version).tags
-    prefixes = ("gate.", "staging.", "production.", "rollback.", "restored.")
+    prefixes = ("gate.", "staging.", "shadow.", "production.", "rollback.", "restored.")
     return {k: v for k, v in sorted(tags.items()) if k.startswith(prefixes)}

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -184,7 +184,7 @@ def write_report(settings: Settings, report: DriftReport) -> Path:
     path = out_dir / f"drift-{stamp}.json"
     text = json.dumps(report.to_dict(), indent=2)
     for target in (path, out_dir / "latest.json"):
-        _atomic_write(target, text)
+        atomic_write(target, text)
     return path
 
 
@@ -215,11 +215,19 @@ def prometheus_text(report: DriftReport) -> str:
 
 def write_prometheus(settings: Settings, report: DriftReport) -> Path:
     path = settings.path(settings.monitoring.prom_path)
-    _atomic_write(path, prometheus_text(report))
+    atomic_write(path, prometheus_text(report))
     return path
 
 
-def post_webhook(settings: Settings, report: DriftReport, report_path: Path) -> str:
+class Breached(Protocol):
+    """What a webhook message needs (drift and live-quality reports both have it)."""
+
+    model: str
+    version: str
+    breaches: list[str]
+
+
+def post_webhook(settings: Settings, report: Breached, report_path: Path) -> str:
     url = settings.monitoring.webhook_url
     if not url:
         return "not configured"
@@ -239,7 +247,7 @@ def post_webhook(settings: Settings, report: DriftReport, report_path: Path) -> 
     return f"answered {resp.status_code}"
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     """Readers (Prometheus' textfile collector) see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -21,18 +21,26 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
-from ..data.schema import FEATURES
+from ..data.schema import FEATURES, KEY, TIME
 from ..monitoring.window import PredictionWindow
 from ..settings import ConfigError, Settings, get_settings
 from . import errors
 from .auth import ApiKey, Authenticator, KeyConfigError, key_problems, load_keys
 from .contract import Features
-from .decision_log import DecisionLog, DecisionLogError, encode_decisions, protect_rows, utc_now
+from .decision_log import (
+    DecisionLog,
+    DecisionLogError,
+    encode_decisions,
+    protect_key,
+    protect_rows,
+    utc_now,
+)
 from .errors import JsonResponse
 from .metrics import Metrics
 from .middleware import InFlight, ServingMiddleware
 from .model_state import ModelState
-from .scorer import top_contributions_rows
+from .scorer import CompiledScorer, top_contributions_rows
+from .shadow import Score, Shadow, ShadowJob
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +128,9 @@ class Metadata(BaseModel):
     run_id: str = Field(description="The MLflow run that trained this version")
     loaded_at: float = Field(description="When this process loaded the model (unix time)")
     tags: dict[str, str] = Field(description="Release tags: git sha, model hash, gate verdict")
+    shadow: dict[str, str] | None = Field(
+        default=None, description="The shadow model scored off the answer path, if any"
+    )
     detail: dict[str, Any] | None = Field(
         default=None, description="Every version tag (admin keys only)"
     )
@@ -145,6 +156,28 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {c: {"model": ErrorBody, "description": text[c]} for c in codes}
 
 
+def _join_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The decision's join fields (key, event time) when the request carried them."""
+    out: dict[str, Any] = {}
+    if fields.get(KEY) is not None:
+        out["key"] = protect_key(fields[KEY])
+    if fields.get(TIME) is not None:
+        ts = fields[TIME]
+        ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)  # naive: UTC
+        out["event_time"] = ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return out
+
+
+def _scorer_outputs(scorer: CompiledScorer) -> Score:
+    """A scorer as the decision log's ``output`` records (what the shadow writes)."""
+
+    def score(rows: Any) -> list[dict[str, Any]]:
+        probabilities = scorer.score(rows).probability.tolist()
+        return [{"prediction": int(p >= 0.5), "probability": p} for p in probabilities]
+
+    return score
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     problems = key_problems(settings)
@@ -161,6 +194,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.path(settings.serving.decision_log_dir),
         settings.serving.decision_log_max_bytes,
         on_commit=metrics.decision_batch.observe,
+    )
+    shadow_state = (
+        ModelState(settings.serving.shadow_alias) if settings.serving.shadow_alias else None
+    )
+
+    def shadow_model() -> tuple[str, str, Score] | None:
+        loaded = shadow_state.current if shadow_state is not None else None
+        metrics.shadow_loaded.set(0 if loaded is None else 1)
+        if loaded is None:
+            return None
+        return loaded.ref.name, loaded.ref.version, _scorer_outputs(loaded.scorer)
+
+    shadow = Shadow(
+        settings.path(settings.serving.decision_log_dir),
+        metrics,
+        shadow_model,
+        settings.serving.shadow_queue,
+        settings.serving.shadow_tolerance,
     )
     window = PredictionWindow(
         settings.path(settings.monitoring.window_path),
@@ -190,6 +241,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.load(settings)
         state.watch(settings)  # follows the alias: promote/rollback apply without a restart
         metrics.model_loaded.set(1 if state.current else 0)
+        if shadow_state is not None:
+            shadow_state.load(settings)
+            shadow_state.watch(settings)
+            metrics.shadow_loaded.set(1 if shadow_state.current else 0)
+            shadow.start()
         # Imports and the model are long-lived: keep the collector from rescanning them on
         # every collection, and collect the young generation less often (fewer pauses).
         gc.freeze()
@@ -198,6 +254,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await state.stop()
+            if shadow_state is not None:
+                await shadow_state.stop()
+                shadow.stop()
             await decisions.aclose()  # after uvicorn drained in-flight requests
             window.flush()
 
@@ -213,6 +272,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.model = state
     app.state.decisions = decisions
+    app.state.shadow = shadow
     errors.install(app)
     app.add_middleware(
         ServingMiddleware,
@@ -241,7 +301,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if loaded is None:
             raise HTTPException(503, state.reason)
         rows: list[Any] = body.rows if hasattr(body, "rows") else [body]
-        records = [r.__dict__ for r in rows]
+        # Model inputs only: the optional key and event time are logged, never scored.
+        records = [{c: r.__dict__[c] for c in FEATURES} for r in rows]
+        joins = [_join_fields(r.__dict__) for r in rows]
         scores = loaded.scorer.score(records)
         probabilities = scores.probability.tolist()
         top = top_contributions_rows(scores.contributions)
@@ -272,15 +334,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "model_version": ref.version,
             "latency_ms": latency_ms,
         }
+        outputs = [{"prediction": int(p >= 0.5), "probability": p} for p in probabilities]
         lines = encode_decisions(
             common,
             [
-                {
-                    "inputs": r,
-                    "output": {"prediction": int(p >= 0.5), "probability": p},
-                    "explanation": t,
-                }
-                for r, p, t in zip(protect_rows(records), probabilities, top, strict=True)
+                {"inputs": r, "output": o, "explanation": t} | j
+                for r, o, t, j in zip(protect_rows(records), outputs, top, joins, strict=True)
             ],
         )
         try:
@@ -289,7 +348,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await decisions.append(lines, alone=inflight.n <= 1)
         except DecisionLogError as exc:
             log.error(str(exc))
+            metrics.decision_log_failures.inc()
             raise HTTPException(503, "decision log unavailable; decision not made") from None
+        if shadow_state is not None:  # after the champion's decision is durable; never waits
+            shadow.submit(ShadowJob(request_id, ts, ref.version, records, outputs))
         window.record(records, probabilities, ref.version)
         metrics.predicted(ref.version, len(records))
         head = {"request_id": request_id, "model_name": ref.name, "model_version": ref.version}
@@ -376,6 +438,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "loaded_at": loaded.loaded_at,
             "tags": {k: v for k, v in ref.tags.items() if k in PUBLIC_TAGS},
         }
+        shadowed = shadow_state.current if shadow_state is not None else None
+        if shadowed is not None:
+            body["shadow"] = {"model_version": shadowed.ref.version, "alias": shadowed.ref.alias}
         if key.allows("admin"):
             body["detail"] = {"tags": ref.tags}
         return body

@@ -1,17 +1,20 @@
 """Request models derived from the data contract, so the API cannot drift from training.
 
 Each feature column of ``CustomerSchema`` becomes a field with the same type, bounds and
-allowed categories; nothing here repeats a range or a category list.
+allowed categories; nothing here repeats a range or a category list. A request may also carry
+the contract's entity key and event time (optional): they are logged so outcomes can be joined
+to decisions later, and are never model inputs.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, create_model
 from pydantic.config import JsonDict
 
-from ..data.schema import FEATURES, CustomerSchema
+from ..data.schema import FEATURES, KEY, TIME, CustomerSchema
 
 _PY_TYPES: dict[str, type] = {"int64": int, "float64": float, "str": str, "object": str}
 
@@ -37,6 +40,17 @@ def _field(column: Any) -> tuple[Any, Any]:
     return py_type, Field(..., **bounds)
 
 
+def _join_field(column: Any, py_type: type) -> tuple[Any, Any]:
+    """An optional join field (key, event time): logged for outcomes, never a model input."""
+    pattern = next(
+        ((c.statistics or {}).get("pattern") for c in column.checks if c.name == "str_matches"),
+        None,
+    )
+    extra: dict[str, Any] = {"pattern": pattern} if py_type is str and pattern else {}
+    desc = "Optional; recorded in the decision log to join outcomes, never a model input"
+    return py_type | None, Field(default=None, description=desc, **extra)
+
+
 def _json_number(value: Any) -> Any:
     if value.__class__ is int or value.__class__ is float:  # not bool, not str
         return value
@@ -46,6 +60,8 @@ def _json_number(value: Any) -> Any:
 def _build_features_model() -> type[BaseModel]:
     columns = CustomerSchema.to_schema().columns
     fields = {name: _field(columns[name]) for name in FEATURES}
+    fields[KEY] = _join_field(columns[KEY], str)
+    fields[TIME] = _join_field(columns[TIME], datetime)
     example: JsonDict = {
         "age": 42,
         "tenure_months": 18,

@@ -16,7 +16,13 @@ workers never interleave). Format (one object per line, one line per row of a re
     {"request_id": "4be0...", "ts": "2026-01-31T12:00:00.123456Z", "key_id": "web",
      "model_name": "churn_pilot", "model_version": "3", "latency_ms": 0.41, "row": 0,
      "inputs": {"age": 42, ...}, "output": {"prediction": 1, "probability": 0.83},
-     "explanation": {"tenure_months": 0.91, ...}}
+     "explanation": {"tenure_months": 0.91, ...}, "key": "C000123",
+     "event_time": "2026-01-31T11:59:00Z"}
+
+``key`` (the contract's entity key) and ``event_time`` appear when the request carried them;
+they join outcomes to decisions (``<cli> outcomes ingest``) and are never model inputs. A key
+the contract marks ``pii`` is logged as ``sha256:<hex>``, and outcomes are hashed the same way.
+A shadow model's predictions go to ``shadow-*.jsonl`` beside these files (serving/shadow.py).
 
 ``key_id`` names the caller's key, never the key itself. Columns the data contract marks as
 PII are replaced by ``sha256:<hex>`` of their value. ``<cli> audit`` searches these files.
@@ -45,15 +51,28 @@ def _pii() -> frozenset[str]:
     return frozenset(PII_COLUMNS)
 
 
+def _hash(value: Any) -> str:
+    return "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()
+
+
+@cache
+def _key_is_pii() -> bool:
+    from ..data.roles import KEY_IS_PII
+
+    return KEY_IS_PII
+
+
+def protect_key(value: Any) -> Any:
+    """The entity key as logged: hashed when the contract marks it PII."""
+    return _hash(value) if value is not None and _key_is_pii() else value
+
+
 def protect(inputs: Mapping[str, Any]) -> Mapping[str, Any]:
     """Inputs as logged: PII columns hashed (the request contract never accepts them today;
     this keeps the log safe if a future contract does)."""
     if _pii().isdisjoint(inputs):
         return inputs
-    return {
-        k: ("sha256:" + hashlib.sha256(str(v).encode()).hexdigest() if k in _pii() else v)
-        for k, v in inputs.items()
-    }
+    return {k: (_hash(v) if k in _pii() else v) for k, v in inputs.items()}
 
 
 def protect_rows(rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:

@@ -50,6 +50,41 @@ class Metrics:
         self.model_loaded = Gauge(
             "model_loaded", "1 when a model is loaded and serving", registry=self.registry
         )
+        self.decision_log_failures = Counter(
+            "decision_log_failures",
+            "Requests refused because the decision log could not be written",
+            registry=self.registry,
+        )
+        # The shadow challenger (serving/shadow.py): scored off the answer path.
+        self.shadow_predictions = Counter(
+            "shadow_predictions",
+            "Rows the shadow model scored, by shadow model version",
+            ["model_version"],
+            registry=self.registry,
+        )
+        self.shadow_agreements = Counter(
+            "shadow_agreements",
+            "Rows where the shadow agreed with the champion, by shadow model version",
+            ["model_version"],
+            registry=self.registry,
+        )
+        self.shadow_latency = Histogram(
+            "shadow_duration_seconds",
+            "Time the shadow model took to score a request (off the answer path)",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.shadow_failures = Counter(
+            "shadow_failures", "Shadow scorings that raised", registry=self.registry
+        )
+        self.shadow_dropped = Counter(
+            "shadow_dropped",
+            "Requests not shadowed because its queue was full",
+            registry=self.registry,
+        )
+        self.shadow_loaded = Gauge(
+            "shadow_loaded", "1 when a shadow model is loaded", registry=self.registry
+        )
         self._requests: dict[tuple[str, int], CounterT] = {}
         self._latency: dict[str, HistogramT] = {}
         self._predictions: dict[str, CounterT] = {}

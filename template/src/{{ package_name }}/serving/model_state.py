@@ -31,34 +31,34 @@ class LoadedModel:
 class ModelState:
     """The live model, or the reason there is none yet."""
 
-    def __init__(self) -> None:
+    def __init__(self, alias: str | None = None) -> None:
+        self.alias = alias  # None: settings.serving.alias (the shadow passes its own)
         self.current: LoadedModel | None = None
         self.reason = "model not loaded yet"
         self._task: asyncio.Task[None] | None = None
 
+    def target(self, settings: Settings) -> str:
+        return f"{settings.model.name}@{self.alias or settings.serving.alias}"
+
     def load(self, settings: Settings) -> None:
         try:
-            ref = resolve_alias(settings)
+            ref = resolve_alias(settings, self.alias)
             self.current = LoadedModel(ref, CompiledScorer(load_pipeline(settings, ref)))
         except Exception as exc:
             self.current = None
-            self.reason = (
-                f"cannot load model '{settings.model.name}@{settings.serving.alias}': {exc}"
-            )
+            self.reason = f"cannot load model '{self.target(settings)}': {exc}"
             log.warning(self.reason)
 
     def refresh(self, settings: Settings) -> bool:
         """Reload if the alias moved; True when another version was swapped in."""
         try:
-            ref = resolve_alias(settings)
+            ref = resolve_alias(settings, self.alias)
             if self.current is not None and ref.version == self.current.ref.version:
                 return False
             loaded = LoadedModel(ref, CompiledScorer(load_pipeline(settings, ref)))
         except Exception as exc:
             if self.current is None:
-                self.reason = (
-                    f"cannot load model '{settings.model.name}@{settings.serving.alias}': {exc}"
-                )
+                self.reason = f"cannot load model '{self.target(settings)}': {exc}"
             log.warning("alias check failed, keeping the current model: %s", exc)
             return False
         old = self.current.ref.version if self.current else "none"
