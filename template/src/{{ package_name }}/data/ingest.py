@@ -66,6 +66,8 @@ def _write_atomic(frame: pd.DataFrame, path: Path, kind: str) -> None:
 
 
 def _window(frame: pd.DataFrame) -> dict[str, str | None]:
+    if TIME is None:
+        return {"column": None, "start": None, "end": None}
     times = pd.to_datetime(frame[TIME]) if len(frame) else pd.Series(dtype="datetime64[ns]")
     start, end = (times.min(), times.max()) if len(times) else (None, None)
     return {
