@@ -19,7 +19,15 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 from ..data.schema import FEATURES
 from ..monitoring.window import PredictionWindow
@@ -37,6 +45,10 @@ from .scorer import top_contributions_rows
 log = logging.getLogger(__name__)
 
 ROW_EXAMPLE = Features.model_json_schema()["examples"][0]
+# Illustrative contributions of the first features, for the OpenAPI example only.
+_EXAMPLE_EXPLANATION: dict[str, JsonValue] = {
+    name: round(1.1 / (i + 1), 2) for i, name in enumerate(FEATURES[:3])
+}
 PUBLIC_TAGS = ("git.sha", "model_sha256", "gate.verdict", "production.at")
 ROUTES = {"/predict", "/explain", "/metadata", "/health", "/ready", "/metrics", "/admin/reload"}
 
@@ -61,11 +73,7 @@ class PredictResponse(BaseModel):
                         {
                             "prediction": 1,
                             "probability": 0.83,
-                            "explanation": {
-                                "tenure_months": 1.12,
-                                "support_tickets": 0.67,
-                                "plan": 0.19,
-                            },
+                            "explanation": _EXAMPLE_EXPLANATION,
                         }
                     ],
                 }

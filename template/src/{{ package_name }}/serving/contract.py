@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, create_model
 from pydantic.config import JsonDict
 
+from ..data.samples import sample_features
 from ..data.schema import FEATURES, PilotSchema
 
 _PY_TYPES: dict[str, type] = {"int64": int, "float64": float, "str": str, "object": str}
@@ -46,14 +47,7 @@ def _json_number(value: Any) -> Any:
 def _build_features_model() -> type[BaseModel]:
     columns = PilotSchema.to_schema().columns
     fields = {name: _field(columns[name]) for name in FEATURES}
-    example: JsonDict = {
-        "age": 42,
-        "tenure_months": 18,
-        "monthly_spend": 79.5,
-        "support_tickets": 3,
-        "plan": "basic",
-        "region": "south",
-    }
+    example: JsonDict = sample_features()
     return create_model(  # type: ignore[call-overload, no-any-return]
         "Features",
         __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [example]}),

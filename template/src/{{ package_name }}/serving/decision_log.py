@@ -15,8 +15,8 @@ workers never interleave). Format (one object per line, one line per row of a re
 
     {"request_id": "4be0...", "ts": "2026-01-31T12:00:00.123456Z", "key_id": "web",
      "model_name": "churn_pilot", "model_version": "3", "latency_ms": 0.41, "row": 0,
-     "inputs": {"age": 42, ...}, "output": {"prediction": 1, "probability": 0.83},
-     "explanation": {"tenure_months": 0.91, ...}}
+     "inputs": {"<feature>": 42, ...}, "output": {"prediction": 1, "probability": 0.83},
+     "explanation": {"<feature>": 0.91, ...}}
 
 ``key_id`` names the caller's key, never the key itself. Columns the data contract marks as
 PII are replaced by ``sha256:<hex>`` of their value. ``<cli> audit`` searches these files.
