@@ -526,6 +526,7 @@ def plan(frame: pd.DataFrame, roles: Roles) -> Adoption:
 
     if not any(col.role == "feature" for col in out):
         raise AdoptError(f"table: no feature columns left besides label '{roles.label}'")
+    out.sort(key=lambda col: columns.index(col.source))  # the table's own column order
     adoption = Adoption(task=task, rows=len(frame), columns=out, decisions=decisions)
     adoption.slices = _slices(adoption, frame)
     adoption.profile = profile(adoption, frame, parsed_times)
@@ -558,7 +559,8 @@ def _pii_kind(
         return hint, f"the name says {hint}"
     if kind == "str" and values.nunique() > 0.95 * values.notna().sum() > 0:
         text = values.dropna().astype(str)
-        if bool(text.str.contains(r"\d").mean() > 0.8) and bool(text.str.len().max() <= 64):
+        one_token = not bool(text.str.contains(r"\s").any())
+        if one_token and bool(text.str.contains(r"\d").mean() > 0.8) and text.str.len().max() <= 64:
             return "id", PII_REASONS["id"]
     return None
 
@@ -679,10 +681,11 @@ def render_schema(adoption: Adoption, source: str) -> str:
             items = "".join(f"    {_literal(v)},\n" for v in c.categories)
             lists.append(f"{const} = [\n{items}]\n")
             args.append(f"isin={const}")
+        number = int if c.dtype == "int" else float
         if c.ge is not None:
-            args.append(f"ge={_literal(c.ge)}")
+            args.append(f"ge={_literal(number(c.ge))}")
         if c.le is not None:
-            args.append(f"le={_literal(c.le)}")
+            args.append(f"le={_literal(number(c.le))}")
         if c.default is not None:
             args.append(f"default={_literal(c.default)}")
         meta = {"role": c.role} | ({"kind": c.kind} if c.kind else {})

@@ -63,10 +63,12 @@ def _score(frame: pd.DataFrame, features: list[str], rng: np.random.Generator) -
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.notna().mean() > 0.5 and values.map(lambda v: not isinstance(v, str)).all():
             x = numeric.fillna(numeric.median()).to_numpy(dtype=float)
-            z += rng.normal(0, 1) * (x - x.mean()) / (x.std() or 1.0)
+            weight = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 1.5)  # every feature matters
+            z += weight * (x - x.mean()) / (x.std() or 1.0)
         else:
             levels = sorted(values.dropna().astype(str).unique())
-            effects = dict(zip(levels, rng.normal(0, 1, len(levels)), strict=True))
+            spread = rng.permutation(np.linspace(-1.0, 1.0, len(levels)))
+            effects = dict(zip(levels, spread, strict=True))
             z += values.map(effects).astype(float).fillna(0.0).to_numpy()
     return np.asarray(z / max(np.sqrt(len(features)), 1.0))
 
