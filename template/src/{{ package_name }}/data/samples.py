@@ -88,6 +88,15 @@ def as_source(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.rename(columns={contract: source for source, contract in RENAMES.items()})
 
 
+def fresh_keys(existing: pd.Series, n: int) -> list[Any]:
+    """``n`` keys unlike any of ``existing``, of its type and shape (an existing key, longer)."""
+    if pd.api.types.is_integer_dtype(existing):
+        start = int(existing.max()) + 1
+        return list(range(start, start + n))
+    first = str(existing.iloc[0])
+    return [f"{first}9{i:06d}" for i in range(n)]
+
+
 def bad_feature() -> tuple[str, Any]:
     """A feature and a value the contract refuses: past a bound, or an unknown category."""
     for name in FEATURES:
@@ -154,6 +163,7 @@ __all__ = [
     "as_source",
     "bad_feature",
     "bad_values",
+    "fresh_keys",
     "checks",
     "drifted_columns",
     "other_category",
