@@ -14,7 +14,6 @@ from .schema import (
     CATEGORICAL_FEATURES,
     FEATURES,
     KEY,
-    LABEL,
     NUMERIC_FEATURES,
     RENAMES,
     PilotSchema,
@@ -71,16 +70,19 @@ def another_features() -> dict[str, Any]:
 
 
 def sample_rows(rows: int, seed: int = 42, end: str = "2026-06-01") -> pd.DataFrame:
-    """Whole contract rows (key, label, PII, ...): shaped like the adopted table when
-    ``data/profile.json`` exists, else the demo customers. Deterministic per seed."""
+    """Whole contract rows (key, label, PII, ...) as ingestion accepts them: shaped like the
+    adopted table when ``data/profile.json`` exists, else the demo customers. Deterministic
+    per seed."""
     from .fixture import generate, load_profile
 
     profile = load_profile()
     if profile is not None:
-        return generate(profile, rows, seed, end=pd.Timestamp(end))
-    from .synthetic import generate as demo
+        frame = generate(profile, rows, seed, end=pd.Timestamp(end))
+    else:
+        from .synthetic import generate as demo
 
-    return demo(rows, seed, start=str(pd.Timestamp(end) - pd.Timedelta(days=300)))
+        frame = demo(rows, seed, start=str(pd.Timestamp(end) - pd.Timedelta(days=300)))
+    return PilotSchema.validate(frame)  # coerced, missing values filled by the contract
 
 
 def as_source(frame: pd.DataFrame) -> pd.DataFrame:
@@ -156,18 +158,3 @@ def drifted_columns() -> list[str]:
     """The features ``shifted`` moves."""
     return NUMERIC_FEATURES + CATEGORICAL_FEATURES[:1]
 
-
-__all__ = [
-    "LABEL",
-    "another_features",
-    "as_source",
-    "bad_feature",
-    "bad_values",
-    "fresh_keys",
-    "checks",
-    "drifted_columns",
-    "other_category",
-    "sample_features",
-    "sample_rows",
-    "shifted",
-]
