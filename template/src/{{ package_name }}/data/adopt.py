@@ -15,6 +15,7 @@ import keyword
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from string import Template
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -698,8 +699,8 @@ def render_schema(adoption: Adoption, source: str) -> str:
         )
     renames = "".join(f"    {_literal(k)}: {_literal(v)},\n" for k, v in adoption.renames.items())
     empty = "RENAMES: dict[str, str] = {}"
-    renames_block = f"RENAMES: dict[str, str] = {{\n{renames}}}" if renames else empty
-    return _SCHEMA.format(
+    renames_block = "RENAMES: dict[str, str] = {\n" + renames + "}" if renames else empty
+    return _SCHEMA.substitute(
         source=_fit(source, 70),
         rows=adoption.rows,
         task=adoption.task,
@@ -721,9 +722,9 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-_SCHEMA = '''"""The data contract: the one model that training, ingestion and serving derive from.
+_SCHEMA = Template('''"""The data contract, from which training, ingestion and serving derive.
 
-Adopted by `data adopt` from {source} ({rows} rows). Edit it freely: every
+Adopted by `data adopt` from $source ($rows rows). Edit it freely: every
 decision is a comment above its column, and re-running adopt overwrites this file.
 Column metadata marks the role of each column: ``pii`` (never a feature, hashed or dropped),
 ``protected`` (never a feature, used for fairness slices), ``feature`` (``numeric`` or
@@ -741,13 +742,13 @@ from pandera.typing import Series
 
 SCHEMA_VERSION = "1"
 # What the label is: "binary" (0/1), "multiclass" (a category set) or "regression" (a number).
-TASK = "{task}"
+TASK = "$task"
 # Source column name -> contract column name, for source names that are not Python
 # identifiers (sources rename on read).
-{renames}
+$renames
 
-{lists}class PilotSchema(pa.DataFrameModel):
-{fields}
+${lists}class PilotSchema(pa.DataFrameModel):
+$fields
     class Config:
         strict = True
         coerce = True
@@ -757,7 +758,7 @@ def columns_with(role: str, kind: str | None = None) -> list[str]:
     """Column names whose metadata has the given role (and kind, for features)."""
     out = []
     for name, col in PilotSchema.to_schema().columns.items():
-        meta: dict[str, Any] = col.metadata or {{}}
+        meta: dict[str, Any] = col.metadata or {}
         if meta.get("role") == role and (kind is None or meta.get("kind") == kind):
             out.append(name)
     return out
@@ -767,11 +768,11 @@ NUMERIC_FEATURES = columns_with("feature", "numeric")
 CATEGORICAL_FEATURES = columns_with("feature", "categorical")
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 LABEL = columns_with("label")[0]
-KEY: str | None = {key}
-TIME: str | None = {time}
+KEY: str | None = $key
+TIME: str | None = $time
 PII_COLUMNS = columns_with("pii")
 PROTECTED_COLUMNS = columns_with("protected")
-'''
+''')
 
 
 def _toml(value: Any) -> str:

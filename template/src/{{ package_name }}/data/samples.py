@@ -157,4 +157,3 @@ def shifted(frame: pd.DataFrame) -> pd.DataFrame:
 def drifted_columns() -> list[str]:
     """The features ``shifted`` moves."""
     return NUMERIC_FEATURES + CATEGORICAL_FEATURES[:1]
-
