@@ -1,9 +1,9 @@
 """Adopt a real table: infer the data contract, the fixture profile and the pilot's config.
 
-``plan`` reads a frame and decides, column by column, what each one is (key, label, time,
-PII, protected attribute, feature, or dropped) and why; ``render_*`` turn the decisions into
-``data/schema.py``, ``data/profile.json`` and ``config/pilot.toml``; ``adopt`` does all of it
-and writes only when every check passed. No real value leaves the table except what a
+``infer_contract`` reads a frame and decides, column by column, what each one is (key,
+label, time, PII, protected attribute, feature, or dropped) and why; ``render_*`` turn the
+decisions into ``data/schema.py``, ``data/profile.json`` and ``config/pilot.toml``; ``adopt``
+does all of it and writes only when every check passed. No real value leaves the table except what a
 contract must hold: value ranges, low-cardinality category sets and distribution summaries.
 Free text, ids and PII values never reach a written file.
 """
@@ -190,7 +190,7 @@ def _safe(url: str) -> str:
 
 
 def identifier(name: str, taken: set[str]) -> str:
-    """A lowercase Python identifier for a column name (``Monthly Spend`` -> ``monthly_spend``)."""
+    """A lowercase Python identifier for a column name (``Order Total`` -> ``order_total``)."""
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name).strip())
     out = re.sub(r"[^0-9a-zA-Z]+", "_", snake).strip("_").lower() or "column"
     if out[0].isdigit():
@@ -406,7 +406,7 @@ class Roles:
         return cls(label, chosen, key, time, tuple(pii), tuple(protected))
 
 
-def plan(frame: pd.DataFrame, roles: Roles) -> Adoption:
+def infer_contract(frame: pd.DataFrame, roles: Roles) -> Adoption:
     """Decide the contract for ``frame``; raises ``AdoptError`` on the first refusal."""
     columns = [str(c) for c in frame.columns]
     frame = frame.set_axis(columns, axis=1)
@@ -701,13 +701,14 @@ def render_schema(adoption: Adoption, source: str) -> str:
     empty = "RENAMES: dict[str, str] = {}"
     renames_block = "RENAMES: dict[str, str] = {\n" + renames + "}" if renames else empty
     return _SCHEMA.substitute(
-        source=_fit(source, 70),
+        source=_fit(source, 92),
         rows=adoption.rows,
         task=adoption.task,
         renames=renames_block,
         lists="\n".join(lists) + ("\n\n" if lists else ""),
         fields="".join(fields),
         key=_first("key", adoption),
+        pandas="import pandas as pd\n" if adoption.of("time") else "",
         time=_first("time", adoption),
     )
 
@@ -724,8 +725,10 @@ def _fit(text: str, width: int) -> str:
 
 _SCHEMA = Template('''"""The data contract, from which training, ingestion and serving derive.
 
-Adopted by `data adopt` from $source ($rows rows). Edit it freely: every
-decision is a comment above its column, and re-running adopt overwrites this file.
+Adopted by `data adopt` from a table of $rows rows:
+    $source
+Edit it freely: every decision is a comment above its column, and re-running adopt
+overwrites this file.
 Column metadata marks the role of each column: ``pii`` (never a feature, hashed or dropped),
 ``protected`` (never a feature, used for fairness slices), ``feature`` (``numeric`` or
 ``categorical``), ``key``, ``label``, ``time``. ``default`` fills a missing value before the
@@ -736,8 +739,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-import pandera.pandas as pa
+${pandas}import pandera.pandas as pa
 from pandera.typing import Series
 
 SCHEMA_VERSION = "1"
@@ -885,7 +887,7 @@ def adopt(
     """Read, decide, render and write; nothing is written unless every step succeeded."""
     config, notes = source_config(source, table, kinds, root)
     frame = read_table(source, table)
-    adoption = plan(frame, roles)
+    adoption = infer_contract(frame, roles)
     adoption.decisions += notes
     shown = f"{_safe(source)}#{table}" if table else Path(source).name
     write(adoption, targets, shown, config)
