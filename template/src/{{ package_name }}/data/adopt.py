@@ -556,7 +556,7 @@ def _pii_kind(
     if by_content is not None:
         return by_content, PII_REASONS[by_content]
     hint = _name_hint(name, PII_NAMES)
-    if hint is not None and kind == "str":
+    if hint is not None:  # by name whatever the type: a phone number stored as int is PII too
         return hint, f"the name says {hint}"
     if kind == "str" and values.nunique() > 0.95 * values.notna().sum() > 0:
         text = values.dropna().astype(str)
