@@ -6,6 +6,8 @@ transformation training learned; ``serving/scorer.py`` compiles it to plain nump
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -14,17 +16,14 @@ from .data.schema import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
 
 
 def build_transformer() -> ColumnTransformer:
-    return ColumnTransformer(
-        [
-            ("num", StandardScaler(), NUMERIC_FEATURES),
-            (
-                "cat",
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=float),
-                CATEGORICAL_FEATURES,
-            ),
-        ],
-        verbose_feature_names_out=False,
-    )
+    # Only the kinds the contract has: an empty group would stay unfitted.
+    parts: list[tuple[str, Any, list[str]]] = []
+    if NUMERIC_FEATURES:
+        parts.append(("num", StandardScaler(), NUMERIC_FEATURES))
+    if CATEGORICAL_FEATURES:
+        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=float)
+        parts.append(("cat", encoder, CATEGORICAL_FEATURES))
+    return ColumnTransformer(parts, verbose_feature_names_out=False)
 
 
 def feature_frame(frame: pd.DataFrame) -> pd.DataFrame:

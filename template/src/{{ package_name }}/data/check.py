@@ -39,8 +39,8 @@ class SourceReport:
 
 
 def _lag_hours(frame: pd.DataFrame) -> float | None:
-    if frame.empty:
-        return None
+    if frame.empty or TIME is None:
+        return None  # no event time in the contract: freshness is not judged
     newest = pd.Timestamp(pd.to_datetime(frame[TIME]).max())
     if newest.tzinfo is None:
         newest = newest.tz_localize("UTC")  # event times are stored in UTC

@@ -22,10 +22,10 @@ from .errors import DataError
 from .lineage import Lineage, content_hash, lineage_path
 from .privacy import apply_pii_policy, pii_policy
 from .quality import FAILED, SOURCE, Split, conform, split_cross_source_duplicates, split_valid
-from .schema import TIME
+from .schema import RENAMES, TIME
 from .sources import Source, open_sources, seed_sources
 
-__all__ = ["DataError", "IngestResult", "SourceBatch", "ingest", "read_batch", "seed"]
+__all__ = ["DataError", "IngestResult", "SourceBatch", "ingest", "read_batch", "seed", "seed_frame"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ def _write_atomic(frame: pd.DataFrame, path: Path, kind: str) -> None:
 
 
 def _window(frame: pd.DataFrame) -> dict[str, str | None]:
+    if TIME is None:
+        return {"column": None, "start": None, "end": None}
     times = pd.to_datetime(frame[TIME]) if len(frame) else pd.Series(dtype="datetime64[ns]")
     start, end = (times.min(), times.max()) if len(times) else (None, None)
     return {
@@ -147,13 +149,31 @@ def ingest(settings: Settings) -> IngestResult:
     )
 
 
-def seed(settings: Settings) -> dict[str, int]:
-    """Write the deterministic synthetic demo rows, split across the enabled sources.
-
-    Event times end today, so a freshly seeded pilot passes the freshness check.
+def seed_frame(settings: Settings) -> pd.DataFrame:
+    """Deterministic synthetic rows in contract names: shaped like the adopted table when
+    ``data/profile.json`` exists, else the demo customers. Event times end today, so a freshly
+    seeded pilot passes the freshness check.
     """
+    from .fixture import generate as from_profile
+    from .fixture import load_profile
+
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    profile = load_profile()
+    if profile is not None:
+        return from_profile(profile, settings.data.seed_rows, settings.data.seed, end=now)
     from .synthetic import generate
 
-    start = (pd.Timestamp.now(tz="UTC").tz_localize(None) - pd.Timedelta(days=300)).floor("D")
-    frame = generate(settings.data.seed_rows, settings.data.seed, start=str(start))
-    return seed_sources(settings, frame)
+    start = (now - pd.Timedelta(days=300)).floor("D")
+    return generate(settings.data.seed_rows, settings.data.seed, start=str(start))
+
+
+def seed(settings: Settings) -> dict[str, int]:
+    """Write ``seed_frame`` rows, split across the enabled sources, in the sources' own names."""
+    if settings.data.real_sources:
+        raise DataError(
+            "data seed: the sources hold the adopted real table (data.real_sources); "
+            "seeding would overwrite it",
+            "config",
+        )
+    source_names = {contract: source for source, contract in RENAMES.items()}
+    return seed_sources(settings, seed_frame(settings).rename(columns=source_names))

@@ -1,6 +1,6 @@
 """Row-level validation: every row read is either accepted or quarantined with its reasons.
 
-The contract (``CustomerSchema``) is applied lazily, so all failures of a batch are collected;
+The contract (``PilotSchema``) is applied lazily, so all failures of a batch are collected;
 rows that fail go to quarantine with the failed checks, the rest are coerced and accepted.
 Structural problems (missing columns, nothing to read) fail the whole source instead.
 """
@@ -13,9 +13,9 @@ import pandas as pd
 import pandera.errors as pa_errors
 
 from .errors import DataError
-from .schema import KEY, CustomerSchema
+from .schema import KEY, RENAMES, PilotSchema
 
-CONTRACT_COLUMNS: list[str] = list(CustomerSchema.to_schema().columns)
+CONTRACT_COLUMNS: list[str] = list(PilotSchema.to_schema().columns)
 FAILED = "_failed_checks"
 SOURCE = "_source"
 
@@ -33,10 +33,14 @@ class Split:
 
 
 def conform(frame: pd.DataFrame, label: str, rename: dict[str, str] | None = None) -> pd.DataFrame:
-    """Map a source's own column names onto the contract and keep only contract columns."""
+    """Map a source's own column names onto the contract and keep only contract columns.
+
+    The contract's ``RENAMES`` (names that are not identifiers) apply first, then the
+    source's configured ``rename``.
+    """
     if frame.empty and len(frame.columns) == 0:
         raise DataError(f"source {label}: no rows", "empty")
-    frame = frame.rename(columns=rename or {})
+    frame = frame.rename(columns=RENAMES).rename(columns=rename or {})
     missing = [c for c in CONTRACT_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"source {label}: missing columns {', '.join(missing)}")
@@ -58,7 +62,7 @@ def split_valid(frame: pd.DataFrame, label: str) -> Split:
             accepted = remaining
             break
         try:
-            accepted = CustomerSchema.validate(remaining, lazy=True)
+            accepted = PilotSchema.validate(remaining, lazy=True)
             break
         except pa_errors.SchemaErrors as exc:
             cases = exc.failure_cases
@@ -84,6 +88,8 @@ def split_valid(frame: pd.DataFrame, label: str) -> Split:
 
 def split_cross_source_duplicates(accepted: pd.DataFrame) -> Split:
     """Keys must be unique across sources too; every copy of a clashing key is quarantined."""
+    if KEY is None:  # no key in the contract: rows have no identity to clash on
+        return Split(accepted.reset_index(drop=True), accepted.iloc[0:0])
     clash = accepted[KEY].duplicated(keep=False)
     quarantined = accepted[clash].assign(**{FAILED: f"{KEY}: unique across sources"})
     return Split(accepted[~clash].reset_index(drop=True), quarantined.reset_index(drop=True))

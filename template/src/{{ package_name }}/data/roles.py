@@ -12,7 +12,7 @@ from . import schema
 
 def contract_column(name: str) -> pa.Column:
     """The contract's column (dtype, checks, metadata), e.g. to validate outcomes' labels."""
-    column: pa.Column = schema.CustomerSchema.to_schema().columns[name]
+    column: pa.Column = schema.PilotSchema.to_schema().columns[name]
     return column
 
 
@@ -23,4 +23,4 @@ def _meta(name: str) -> dict[str, Any]:
 # The task ("binary", "multiclass", "regression"); contracts written before it existed are binary.
 TASK: str = getattr(schema, "TASK", "binary")
 # A key the contract marks ``pii: True`` is hashed wherever it is recorded (decisions, outcomes).
-KEY_IS_PII = bool(_meta(schema.KEY).get("pii"))
+KEY_IS_PII = schema.KEY is not None and bool(_meta(schema.KEY).get("pii"))

@@ -4,6 +4,7 @@ Column metadata marks the role of each column, so that privacy rules and feature
 are read from the contract instead of being repeated in code:
 ``pii`` (never a feature, hashed or dropped), ``protected`` (never a feature, used for
 fairness slices), ``feature`` (``numeric`` or ``categorical``), ``key``, ``label``, ``time``.
+``<slug> data adopt`` rewrites this module from a real table (docs/bring-your-own.md).
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 SCHEMA_VERSION = "1"
+# What the label is: "binary" (0/1), "multiclass" (a category set) or "regression" (a number).
+TASK = "binary"
+# Source column name -> contract column name, for source names that are not Python
+# identifiers (sources rename on read); empty when every name already is one.
+RENAMES: dict[str, str] = {}
 
 PLANS = ["basic", "standard", "premium"]
 REGIONS = ["north", "south", "east", "west"]
 GENDERS = ["female", "male", "nonbinary", "undisclosed"]
 
 
-class CustomerSchema(pa.DataFrameModel):
+class PilotSchema(pa.DataFrameModel):
     customer_id: Series[str] = pa.Field(
         unique=True, str_matches=r"^C\d{6,}$", metadata={"role": "key"}
     )
@@ -52,7 +58,7 @@ class CustomerSchema(pa.DataFrameModel):
 def columns_with(role: str, kind: str | None = None) -> list[str]:
     """Column names whose metadata has the given role (and kind, for features)."""
     out = []
-    for name, col in CustomerSchema.to_schema().columns.items():
+    for name, col in PilotSchema.to_schema().columns.items():
         meta: dict[str, Any] = col.metadata or {}
         if meta.get("role") == role and (kind is None or meta.get("kind") == kind):
             out.append(name)
@@ -63,8 +69,8 @@ NUMERIC_FEATURES = columns_with("feature", "numeric")
 CATEGORICAL_FEATURES = columns_with("feature", "categorical")
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 LABEL = columns_with("label")[0]
-KEY = columns_with("key")[0]
-TIME = columns_with("time")[0]
+KEY: str | None = next(iter(columns_with("key")), None)  # None: rows have no identity
+TIME: str | None = next(iter(columns_with("time")), None)  # None: no event time
 PII_COLUMNS = columns_with("pii")
 PROTECTED_COLUMNS = columns_with("protected")
 

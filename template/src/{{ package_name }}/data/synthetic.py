@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .schema import GENDERS, PLANS, REGIONS
-
 
 def generate(rows: int, seed: int = 42, start: str = "2026-01-01") -> pd.DataFrame:
+    # The demo contract's category sets; imported here, as an adopted contract has none.
+    from .schema import GENDERS, PLANS, REGIONS  # type: ignore[attr-defined,unused-ignore]
+
     rng = np.random.default_rng(seed)
     age = rng.integers(18, 80, rows)
     tenure = rng.integers(0, 120, rows)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.schema import SCHEMA_VERSION, CustomerSchema
+from ..data.schema import SCHEMA_VERSION, PilotSchema
 from ..settings import Settings
 from . import quality
 from .evidence import PKG
@@ -150,11 +150,12 @@ class Facts:
         digest = hashlib.sha256(self.processed.read_bytes()).hexdigest()
         from ..data.schema import LABEL, TIME
 
+        span = "-" if TIME is None else f"{frame[TIME].min()} to {frame[TIME].max()}"
         rows = [
             ("training table", f"`{self.settings.data.processed_dir}/training.parquet`"),
             ("SHA-256", f"`{digest}`"),
             ("rows", len(frame)),
-            ("time range", f"{frame[TIME].min()} to {frame[TIME].max()}"),
+            ("time range", span),
             ("label rate", f"{frame[LABEL].mean():.3f}"),
             ("schema version", SCHEMA_VERSION),
         ]
@@ -162,7 +163,7 @@ class Facts:
 
     def schema(self) -> str:
         rows = []
-        for name, col in CustomerSchema.to_schema().columns.items():
+        for name, col in PilotSchema.to_schema().columns.items():
             meta = col.metadata or {}
             role = meta.get("role", "") + (f" ({meta['kind']})" if "kind" in meta else "")
             checks = "; ".join(str(c) for c in col.checks) or "-"

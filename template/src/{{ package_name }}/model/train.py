@@ -22,7 +22,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from ..data.lineage import code_version, content_hash, load_lineage
-from ..data.schema import LABEL, SCHEMA_VERSION, CustomerSchema
+from ..data.schema import LABEL, SCHEMA_VERSION, PilotSchema
 from ..features import build_transformer, feature_frame
 from ..monitoring.profile import build_profile
 from ..settings import Settings
@@ -166,7 +166,7 @@ def train(
         mlflow.log_metrics(metrics)
         mlflow.set_tags(tags)
         mlflow.log_dict(lineage(settings, frame), "lineage.json")
-        mlflow.log_dict(json.loads(CustomerSchema.to_schema().to_json()), "schema.json")
+        mlflow.log_dict(json.loads(PilotSchema.to_schema().to_json()), "schema.json")
         mlflow.log_dict(profile, PROFILE_ARTIFACT)
         example = x_train.head(5)
         info = mlflow.sklearn.log_model(

@@ -36,10 +36,15 @@ import pandera.errors as pa_errors
 import pandera.pandas as pa
 
 from ..data.roles import contract_column
-from ..data.schema import KEY, LABEL
+from ..data.schema import KEY as CONTRACT_KEY
+from ..data.schema import LABEL
 from ..errors import PilotError
 from ..serving.decision_log import normalize_ts, protect_key, read_records
 from ..settings import Settings
+
+# A contract without an entity key joins outcomes by request id only; a `key` column then
+# matches no decision and is reported as unmatched.
+KEY = CONTRACT_KEY or "key"
 
 REQUEST_ID, ROW, OUTCOME_TIME = "request_id", "row", "outcome_time"
 REASON = "_reason"
@@ -143,7 +148,9 @@ def _label_problems(frame: pd.DataFrame) -> dict[int, str]:
 
 
 def _key_problem(value: Any) -> str | None:
-    for check in contract_column(KEY).checks:
+    if CONTRACT_KEY is None:
+        return None
+    for check in contract_column(CONTRACT_KEY).checks:
         pattern = (check.statistics or {}).get("pattern")
         if check.name == "str_matches" and pattern:
             import re

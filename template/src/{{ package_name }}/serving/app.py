@@ -19,7 +19,15 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 from ..data.schema import FEATURES, KEY, TIME
 from ..monitoring.window import PredictionWindow
@@ -45,6 +53,10 @@ from .shadow import Score, Shadow, ShadowJob
 log = logging.getLogger(__name__)
 
 ROW_EXAMPLE = Features.model_json_schema()["examples"][0]
+# Illustrative contributions of the first features, for the OpenAPI example only.
+_EXAMPLE_EXPLANATION: dict[str, JsonValue] = {
+    name: round(1.1 / (i + 1), 2) for i, name in enumerate(FEATURES[:3])
+}
 PUBLIC_TAGS = ("git.sha", "model_sha256", "gate.verdict", "production.at")
 ROUTES = {"/predict", "/explain", "/metadata", "/health", "/ready", "/metrics", "/admin/reload"}
 
@@ -69,11 +81,7 @@ class PredictResponse(BaseModel):
                         {
                             "prediction": 1,
                             "probability": 0.83,
-                            "explanation": {
-                                "tenure_months": 1.12,
-                                "support_tickets": 0.67,
-                                "plan": 0.19,
-                            },
+                            "explanation": _EXAMPLE_EXPLANATION,
                         }
                     ],
                 }
@@ -159,9 +167,9 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 def _join_fields(fields: dict[str, Any]) -> dict[str, Any]:
     """The decision's join fields (key, event time) when the request carried them."""
     out: dict[str, Any] = {}
-    if fields.get(KEY) is not None:
+    if KEY is not None and fields.get(KEY) is not None:
         out["key"] = protect_key(fields[KEY])
-    if fields.get(TIME) is not None:
+    if TIME is not None and fields.get(TIME) is not None:
         ts = fields[TIME]
         ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)  # naive: UTC
         out["event_time"] = ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,6 +1,6 @@
 """Request models derived from the data contract, so the API cannot drift from training.
 
-Each feature column of ``CustomerSchema`` becomes a field with the same type, bounds and
+Each feature column of ``PilotSchema`` becomes a field with the same type, bounds and
 allowed categories; nothing here repeats a range or a category list. A request may also carry
 the contract's entity key and event time (optional): they are logged so outcomes can be joined
 to decisions later, and are never model inputs.
@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, create_model
 from pydantic.config import JsonDict
 
-from ..data.schema import FEATURES, KEY, TIME, CustomerSchema
+from ..data.samples import sample_features
+from ..data.schema import FEATURES, KEY, TIME, PilotSchema
 
 _PY_TYPES: dict[str, type] = {"int64": int, "float64": float, "str": str, "object": str}
 
@@ -58,18 +59,13 @@ def _json_number(value: Any) -> Any:
 
 
 def _build_features_model() -> type[BaseModel]:
-    columns = CustomerSchema.to_schema().columns
+    columns = PilotSchema.to_schema().columns
     fields = {name: _field(columns[name]) for name in FEATURES}
-    fields[KEY] = _join_field(columns[KEY], str)
-    fields[TIME] = _join_field(columns[TIME], datetime)
-    example: JsonDict = {
-        "age": 42,
-        "tenure_months": 18,
-        "monthly_spend": 79.5,
-        "support_tickets": 3,
-        "plan": "basic",
-        "region": "south",
-    }
+    if KEY is not None:
+        fields[KEY] = _join_field(columns[KEY], str)
+    if TIME is not None:
+        fields[TIME] = _join_field(columns[TIME], datetime)
+    example: JsonDict = sample_features()
     return create_model(  # type: ignore[call-overload, no-any-return]
         "Features",
         __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [example]}),

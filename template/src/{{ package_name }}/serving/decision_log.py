@@ -15,8 +15,8 @@ workers never interleave). Format (one object per line, one line per row of a re
 
     {"request_id": "4be0...", "ts": "2026-01-31T12:00:00.123456Z", "key_id": "web",
      "model_name": "churn_pilot", "model_version": "3", "latency_ms": 0.41, "row": 0,
-     "inputs": {"age": 42, ...}, "output": {"prediction": 1, "probability": 0.83},
-     "explanation": {"tenure_months": 0.91, ...}, "key": "C000123",
+     "inputs": {"<feature>": 42, ...}, "output": {"prediction": 1, "probability": 0.83},
+     "explanation": {"<feature>": 0.91, ...}, "key": "<key>",
      "event_time": "2026-01-31T11:59:00Z"}
 
 ``key`` (the contract's entity key) and ``event_time`` appear when the request carried them;

@@ -33,19 +33,20 @@ class CompiledScorer:
     def __init__(self, pipeline: Pipeline) -> None:
         transformer = pipeline.named_steps["features"]
         model = pipeline.named_steps["model"]
-        scaler = transformer.named_transformers_["num"]
-        encoder = transformer.named_transformers_["cat"]
+        # A contract without numeric (or categorical) features has no such step.
+        scaler = transformer.named_transformers_.get("num")
+        encoder = transformer.named_transformers_.get("cat")
         coef = np.asarray(model.coef_[0], dtype=float)
         n_num = len(NUMERIC_FEATURES)
         self.intercept = float(model.intercept_[0])
-        self._mean = np.asarray(scaler.mean_, dtype=float)
-        self._scale = np.asarray(scaler.scale_, dtype=float)
+        self._mean = np.asarray(scaler.mean_ if scaler is not None else [], dtype=float)
+        self._scale = np.asarray(scaler.scale_ if scaler is not None else [], dtype=float)
         self._num_coef = coef[:n_num]
         # For each categorical column: category -> its coefficient (unknown categories -> 0,
         # as the encoder's handle_unknown="ignore" gives an all-zero row).
         self._cat_weights: list[dict[str, float]] = []
         offset = n_num
-        for cats in encoder.categories_:
+        for cats in encoder.categories_ if encoder is not None else []:
             self._cat_weights.append({str(c): float(coef[offset + i]) for i, c in enumerate(cats)})
             offset += len(cats)
 
