@@ -1,7 +1,9 @@
 """Deterministic synthetic customers: a realistic stand-in until the real sources are wired.
 
-The label depends on the features through a known logistic model, so a trained model has
-something real to learn, and a fixed seed always yields the same table.
+The features are the same for every task; the label follows the contract's ``TASK``: churn
+(binary, a known logistic model), the next action (multiclass, a known multinomial model) or
+next year's spend (regression, linear plus noise). A trained model has something real to
+learn, and a fixed seed always yields the same table.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .schema import GENDERS, PLANS, REGIONS
+from .schema import GENDERS, LABEL, PLANS, REGIONS, TASK
 
 
 def generate(rows: int, seed: int = 42, start: str = "2026-01-01") -> pd.DataFrame:
@@ -33,7 +35,38 @@ def generate(rows: int, seed: int = 42, start: str = "2026-01-01") -> pd.DataFra
         + np.where(plan == "basic", 0.6, 0.0)
         + np.where(region == "south", 0.3, 0.0)
     )
-    churned = (rng.random(rows) < 1.0 / (1.0 + np.exp(-logit))).astype(int)
+    draw = rng.random(rows)
+    if TASK == "binary":
+        label: np.ndarray = (draw < 1.0 / (1.0 + np.exp(-logit))).astype(int)
+    elif TASK == "multiclass":
+        # cancel: the churn signal; downgrade: paying more than the plan is worth; stay: 0
+        downgrade = (
+            -0.2
+            + 0.03 * (spend - 60)
+            + 0.6 * tickets
+            - 0.02 * (age - 40)
+            + np.where(plan == "premium", 1.5, 0.0)
+            + np.where(region == "north", 0.6, 0.0)
+        )
+        logits = np.column_stack([3.0 * logit, downgrade, np.zeros(rows)])
+        cumulative = np.cumsum(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), axis=1)
+        names = np.array(["cancel", "downgrade", "stay"])
+        label = names[(draw[:, None] > cumulative).sum(axis=1).clip(max=2)]
+    else:
+        label = np.round(
+            np.clip(
+                12.0 * spend
+                + 8.0 * tenure
+                - 60.0 * tickets
+                - 3.0 * (age - 40)
+                + np.where(plan == "basic", -120.0, 0.0)
+                + np.where(region == "south", -80.0, 0.0)
+                + rng.normal(0.0, 200.0, rows),
+                0.0,
+                100_000.0,
+            ),
+            2,
+        )
     ids = np.arange(1, rows + 1)
     return pd.DataFrame(
         {
@@ -46,7 +79,7 @@ def generate(rows: int, seed: int = 42, start: str = "2026-01-01") -> pd.DataFra
             "plan": plan,
             "region": region,
             "gender": rng.choice(GENDERS, rows, p=[0.48, 0.47, 0.03, 0.02]),
-            "churned": churned,
+            LABEL: label,
             "event_ts": pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, 300 * 24, rows), "h"),
         }
     )
