@@ -41,12 +41,12 @@ def generate(rows: int, seed: int = 42, start: str = "2026-01-01") -> pd.DataFra
     elif TASK == "multiclass":
         # cancel: the churn signal; downgrade: paying more than the plan is worth; stay: 0
         downgrade = (
-            -0.2
-            + 0.03 * (spend - 60)
-            + 0.6 * tickets
-            - 0.02 * (age - 40)
-            + np.where(plan == "premium", 1.5, 0.0)
-            + np.where(region == "north", 0.6, 0.0)
+            -2.0
+            + 0.05 * (spend - 60)
+            + 0.9 * tickets
+            - 0.04 * (age - 40)
+            + np.where(plan == "premium", 0.8, 0.0)
+            + np.where(region == "north", 0.8, 0.0)
         )
         logits = np.column_stack([3.0 * logit, downgrade, np.zeros(rows)])
         cumulative = np.cumsum(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), axis=1)

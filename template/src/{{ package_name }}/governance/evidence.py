@@ -84,7 +84,7 @@ ML_TEST_SCORE: dict[Section, tuple[Item, ...]] = {
             (
                 Test("tests/test_schema.py::test_schema_rejects_bad_values"),
                 Test(INGEST + "test_bad_rows_are_quarantined_with_reasons"),
-                File(f"{SRC}/data/schema.py", r"class CustomerSchema"),
+                File(f"{SRC}/data/schema.py", r"class PilotSchema"),
             ),
         ),
         Item(

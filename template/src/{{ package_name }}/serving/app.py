@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,7 +21,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
-from ..data.schema import FEATURES
+from ..data.schema import FEATURES, LABEL, TASK
+from ..model import metrics
+from ..model.metrics import CLASSES
 from ..monitoring.window import PredictionWindow
 from ..settings import ConfigError, Settings, get_settings
 from . import errors
@@ -32,7 +34,7 @@ from .errors import JsonResponse
 from .metrics import Metrics
 from .middleware import InFlight, ServingMiddleware
 from .model_state import ModelState
-from .scorer import top_contributions_rows
+from .scorer import EXPLAINED, Scores, top_contributions_rows
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +43,42 @@ PUBLIC_TAGS = ("git.sha", "model_sha256", "gate.verdict", "production.at")
 ROUTES = {"/predict", "/explain", "/metadata", "/health", "/ready", "/metrics", "/admin/reload"}
 
 
-class Prediction(BaseModel):
-    prediction: int = Field(description="1 when probability >= 0.5")
-    probability: float
-    explanation: dict[str, float] = Field(
-        description="Top input columns by absolute log-odds contribution (exact for this model)"
-    )
+def _output_fields() -> dict[str, Any]:
+    """The answer's fields for the contract's task: class and probability, or the value."""
+    if CLASSES is None:
+        return {"prediction": (float, Field(description=f"The predicted {LABEL}"))}
+    label_type: Any = Literal[tuple(CLASSES)]
+    if TASK == "binary":
+        return {
+            "prediction": (
+                label_type,
+                Field(description=f"{CLASSES[1]} when probability >= model.decision_threshold"),
+            ),
+            "probability": (float, Field(description=f"P({LABEL} = {CLASSES[1]})")),
+        }
+    return {
+        "prediction": (label_type, Field(description="The most probable class")),
+        "probabilities": (dict[str, float], Field(description="P(class) for every class")),
+    }
+
+
+def _example_output() -> dict[str, Any]:
+    if CLASSES is None:
+        return {"prediction": 1234.5}
+    if TASK == "binary":
+        return {"prediction": CLASSES[1], "probability": 0.83}
+    share = round(1 / len(CLASSES), 3)
+    return {"prediction": CLASSES[0], "probabilities": {str(c): share for c in CLASSES}}
+
+
+Prediction: Any = create_model(
+    "Prediction",
+    **_output_fields(),
+    explanation=(
+        dict[str, float],
+        Field(description=f"Top input columns by absolute contribution to the {EXPLAINED}"),
+    ),
+)
 
 
 class PredictResponse(BaseModel):
@@ -58,15 +90,8 @@ class PredictResponse(BaseModel):
                     "model_name": "pilot",
                     "model_version": "3",
                     "predictions": [
-                        {
-                            "prediction": 1,
-                            "probability": 0.83,
-                            "explanation": {
-                                "tenure_months": 1.12,
-                                "support_tickets": 0.67,
-                                "plan": 0.19,
-                            },
-                        }
+                        _example_output()
+                        | {"explanation": {FEATURES[0]: 1.12, FEATURES[-1]: 0.67}}
                     ],
                 }
             ]
@@ -75,22 +100,25 @@ class PredictResponse(BaseModel):
     request_id: str
     model_name: str
     model_version: str
-    predictions: list[Prediction]
+    predictions: list[Prediction]  # type: ignore[valid-type]
 
 
-class Explanation(BaseModel):
-    probability: float
-    intercept: float = Field(description="Log-odds of the model before any input column")
-    contributions: dict[str, float] = Field(
-        description="Every input column's log-odds contribution; intercept + sum = log-odds"
-    )
+Explanation: Any = create_model(
+    "Explanation",
+    **_output_fields(),
+    base=(float, Field(description=f"The {EXPLAINED} before any input column")),
+    contributions=(
+        dict[str, float],
+        Field(description=f"Every input column's contribution; base + sum = the {EXPLAINED}"),
+    ),
+)
 
 
 class ExplainResponse(BaseModel):
     request_id: str
     model_name: str
     model_version: str
-    explanations: list[Explanation]
+    explanations: list[Explanation]  # type: ignore[valid-type]
 
 
 class Metadata(BaseModel):
@@ -143,6 +171,21 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         504: "The request took longer than the configured timeout",
     }
     return {c: {"model": ErrorBody, "description": text[c]} for c in codes}
+
+
+def answers_of(scores: Scores, threshold: float) -> list[dict[str, Any]]:
+    """What the service answers per row, for the contract's task (``model/metrics.py``)."""
+    decided = metrics.decide(scores.output, threshold).tolist()
+    if TASK == "binary":
+        probability = scores.output.tolist()
+        return [{"prediction": d, "probability": p} for d, p in zip(decided, probability, strict=True)]
+    if TASK == "multiclass":
+        names = [str(c) for c in CLASSES or []]
+        return [
+            {"prediction": d, "probabilities": dict(zip(names, p, strict=True))}
+            for d, p in zip(decided, scores.output.tolist(), strict=True)
+        ]
+    return [{"prediction": v} for v in decided]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -243,23 +286,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rows: list[Any] = body.rows if hasattr(body, "rows") else [body]
         records = [r.__dict__ for r in rows]
         scores = loaded.scorer.score(records)
-        probabilities = scores.probability.tolist()
+        answers = answers_of(scores, settings.model.decision_threshold)
         top = top_contributions_rows(scores.contributions)
         out: list[dict[str, Any]]
         if full:
             out = [
-                {
-                    "probability": p,
-                    "intercept": scores.intercept,
+                a
+                | {
+                    "base": b,
                     "contributions": dict(zip(FEATURES, c.tolist(), strict=True)),
                 }
-                for p, c in zip(probabilities, scores.contributions, strict=True)
+                for a, b, c in zip(answers, scores.base.tolist(), scores.contributions, strict=True)
             ]
         else:
-            out = [
-                {"prediction": int(p >= 0.5), "probability": p, "explanation": t}
-                for p, t in zip(probabilities, top, strict=True)
-            ]
+            out = [a | {"explanation": t} for a, t in zip(answers, top, strict=True)]
         request_id = request.state.request_id
         ts = utc_now()
         latency_ms = round((time.perf_counter() - request.state.started) * 1000, 3)
@@ -275,12 +315,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lines = encode_decisions(
             common,
             [
-                {
-                    "inputs": r,
-                    "output": {"prediction": int(p >= 0.5), "probability": p},
-                    "explanation": t,
-                }
-                for r, p, t in zip(protect_rows(records), probabilities, top, strict=True)
+                {"inputs": r, "output": a, "explanation": t}
+                for r, a, t in zip(protect_rows(records), answers, top, strict=True)
             ],
         )
         try:
@@ -290,7 +326,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except DecisionLogError as exc:
             log.error(str(exc))
             raise HTTPException(503, "decision log unavailable; decision not made") from None
-        window.record(records, probabilities, ref.version)
+        monitored = metrics.monitored(scores.output, settings.model.decision_threshold)
+        window.record(records, monitored, ref.version)
         metrics.predicted(ref.version, len(records))
         head = {"request_id": request_id, "model_name": ref.name, "model_version": ref.version}
         return head, out
@@ -339,7 +376,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_model=ExplainResponse,
         responses=_errors(400, 401, 403, 413, 422, 503, 504),
         openapi_extra=body_doc | secured,
-        summary="Score with every column's exact log-odds contribution (logged as decisions)",
+        summary="Score with every column's exact contribution (logged as decisions)",
     )
     async def explain(request: Request) -> Any:
         key = authorize(request, "predict")
