@@ -1,6 +1,6 @@
 """Row-level validation: every row read is either accepted or quarantined with its reasons.
 
-The contract (``CustomerSchema``) is applied lazily, so all failures of a batch are collected;
+The contract (``PilotSchema``) is applied lazily, so all failures of a batch are collected;
 rows that fail go to quarantine with the failed checks, the rest are coerced and accepted.
 Structural problems (missing columns, nothing to read) fail the whole source instead.
 """
@@ -13,9 +13,9 @@ import pandas as pd
 import pandera.errors as pa_errors
 
 from .errors import DataError
-from .schema import KEY, CustomerSchema
+from .schema import KEY, PilotSchema
 
-CONTRACT_COLUMNS: list[str] = list(CustomerSchema.to_schema().columns)
+CONTRACT_COLUMNS: list[str] = list(PilotSchema.to_schema().columns)
 FAILED = "_failed_checks"
 SOURCE = "_source"
 
@@ -58,7 +58,7 @@ def split_valid(frame: pd.DataFrame, label: str) -> Split:
             accepted = remaining
             break
         try:
-            accepted = CustomerSchema.validate(remaining, lazy=True)
+            accepted = PilotSchema.validate(remaining, lazy=True)
             break
         except pa_errors.SchemaErrors as exc:
             cases = exc.failure_cases

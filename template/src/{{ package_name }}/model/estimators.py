@@ -28,8 +28,8 @@ def _lightgbm(m: ModelSettings, task: str, params: dict[str, Any]) -> Any:
     import lightgbm as lgb
 
     # One thread and deterministic histograms: the same data and seed give the same model.
-    common = {"random_state": m.seed, "n_jobs": 1, "deterministic": True, "verbose": -1}
-    common |= {"force_row_wise": True}
+    common: dict[str, Any] = {"random_state": m.seed, "n_jobs": 1, "verbose": -1}
+    common |= {"deterministic": True, "force_row_wise": True}
     cls = lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier
     return cls(**common, **params)
 

@@ -94,8 +94,8 @@ def decide(out: np.ndarray, threshold: float) -> np.ndarray:
     if CLASSES is None:
         return out
     if TASK == "binary":
-        return np.where(out >= threshold, CLASSES[1], CLASSES[0])
-    return np.asarray(CLASSES, dtype=object)[np.argmax(out, axis=1)]
+        return np.asarray(np.where(out >= threshold, CLASSES[1], CLASSES[0]))
+    return np.asarray(np.asarray(CLASSES, dtype=object)[np.argmax(out, axis=1)])
 
 
 def monitored(out: np.ndarray, threshold: float) -> list[Any]:
@@ -109,7 +109,9 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def metrics_for(y: Sequence[Any] | pd.Series, out: np.ndarray, threshold: float) -> dict[str, float]:
+def metrics_for(
+    y: Sequence[Any] | pd.Series, out: np.ndarray, threshold: float
+) -> dict[str, float]:
     """Every metric of the task; undefined ones (one class, one row) are left out."""
     values = {m: metric_value(m, y, out, threshold) for m in reported()}
     return {k: v for k, v in values.items() if v is not None}
@@ -127,7 +129,10 @@ def metric_value(
     metric: str, y: Sequence[Any] | pd.Series, out: np.ndarray, threshold: float
 ) -> float | None:
     """One metric, or None when it is undefined for these rows (e.g. AUC of one class)."""
-    y = np.asarray(y)
+    return _metric(metric, np.asarray(y), out, threshold)
+
+
+def _metric(metric: str, y: np.ndarray, out: np.ndarray, threshold: float) -> float | None:
     if len(y) == 0:
         return None
     if CLASSES is None:

@@ -45,9 +45,7 @@ class TrainResult:
 
 
 def build_pipeline(settings: Settings) -> Pipeline:
-    return Pipeline(
-        [("features", build_transformer()), ("model", build_estimator(settings.model))]
-    )
+    return Pipeline([("features", build_transformer()), ("model", build_estimator(settings.model))])
 
 
 def split(settings: Settings, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

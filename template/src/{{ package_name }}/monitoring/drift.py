@@ -3,7 +3,8 @@
 Per feature: PSI for categorical and binned numeric columns, plus a two-sample KS test for
 numeric ones; the same for the model's output (prediction drift, on the rows the champion
 scored): the positive probability or the predicted value as numbers, the predicted class as
-category shares, as the contract's task says. Staleness: the champion's age against ``monitoring.max_model_age_days``.
+category shares, as the contract's task says. Staleness: the champion's age against
+``monitoring.max_model_age_days``.
 The result is written as a JSON report and a Prometheus textfile-collector file; a breach
 posts to ``monitoring.webhook_url`` when set. Thresholds come from ``settings.monitoring``.
 """

@@ -22,8 +22,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from ..data.schema import FEATURES, LABEL, TASK
-from ..model import metrics
-from ..model.metrics import CLASSES
+from ..model.metrics import CLASSES, decide, monitored
 from ..monitoring.window import PredictionWindow
 from ..settings import ConfigError, Settings, get_settings
 from . import errors
@@ -90,8 +89,7 @@ class PredictResponse(BaseModel):
                     "model_name": "pilot",
                     "model_version": "3",
                     "predictions": [
-                        _example_output()
-                        | {"explanation": {FEATURES[0]: 1.12, FEATURES[-1]: 0.67}}
+                        _example_output() | {"explanation": {FEATURES[0]: 1.12, FEATURES[-1]: 0.67}}
                     ],
                 }
             ]
@@ -100,7 +98,7 @@ class PredictResponse(BaseModel):
     request_id: str
     model_name: str
     model_version: str
-    predictions: list[Prediction]  # type: ignore[valid-type]
+    predictions: list[Prediction]
 
 
 Explanation: Any = create_model(
@@ -118,7 +116,7 @@ class ExplainResponse(BaseModel):
     request_id: str
     model_name: str
     model_version: str
-    explanations: list[Explanation]  # type: ignore[valid-type]
+    explanations: list[Explanation]
 
 
 class Metadata(BaseModel):
@@ -175,10 +173,12 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 def answers_of(scores: Scores, threshold: float) -> list[dict[str, Any]]:
     """What the service answers per row, for the contract's task (``model/metrics.py``)."""
-    decided = metrics.decide(scores.output, threshold).tolist()
+    decided = decide(scores.output, threshold).tolist()
     if TASK == "binary":
         probability = scores.output.tolist()
-        return [{"prediction": d, "probability": p} for d, p in zip(decided, probability, strict=True)]
+        return [
+            {"prediction": d, "probability": p} for d, p in zip(decided, probability, strict=True)
+        ]
     if TASK == "multiclass":
         names = [str(c) for c in CLASSES or []]
         return [
@@ -326,8 +326,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except DecisionLogError as exc:
             log.error(str(exc))
             raise HTTPException(503, "decision log unavailable; decision not made") from None
-        monitored = metrics.monitored(scores.output, settings.model.decision_threshold)
-        window.record(records, monitored, ref.version)
+        window.record(
+            records, monitored(scores.output, settings.model.decision_threshold), ref.version
+        )
         metrics.predicted(ref.version, len(records))
         head = {"request_id": request_id, "model_name": ref.name, "model_version": ref.version}
         return head, out

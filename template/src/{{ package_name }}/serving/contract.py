@@ -1,6 +1,6 @@
 """Request models derived from the data contract, so the API cannot drift from training.
 
-Each feature column of ``CustomerSchema`` becomes a field with the same type, bounds and
+Each feature column of ``PilotSchema`` becomes a field with the same type, bounds and
 allowed categories; nothing here repeats a range or a category list.
 """
 
@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, create_model
 from pydantic.config import JsonDict
 
-from ..data.schema import FEATURES, CustomerSchema
+from ..data.schema import FEATURES, PilotSchema
 
 _PY_TYPES: dict[str, type] = {"int64": int, "float64": float, "str": str, "object": str}
 
@@ -44,7 +44,7 @@ def _json_number(value: Any) -> Any:
 
 
 def _build_features_model() -> type[BaseModel]:
-    columns = CustomerSchema.to_schema().columns
+    columns = PilotSchema.to_schema().columns
     fields = {name: _field(columns[name]) for name in FEATURES}
     example: JsonDict = {
         "age": 42,

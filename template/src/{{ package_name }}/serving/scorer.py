@@ -91,11 +91,11 @@ class Inputs:
 def _link(margin: np.ndarray) -> np.ndarray:
     """Margins (n, k') -> the task's output; k' is 1 except for multiclass."""
     if TASK == "regression":
-        return margin[:, 0]
+        return np.asarray(margin[:, 0])
     if TASK == "binary":
-        return 1.0 / (1.0 + np.exp(-margin[:, 0]))
+        return np.asarray(1.0 / (1.0 + np.exp(-margin[:, 0])))
     shifted = np.exp(margin - margin.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))
 
 
 def _explained(margin: np.ndarray) -> np.ndarray:
