@@ -136,8 +136,9 @@ def serve_and_predict(uv: list[str], slug: str) -> str:
         status, text = http("POST", base + "/predict", SAMPLE_ROW)
         if status != 200:
             raise StepFailed(f"POST /predict answered {status}: {text[:200]}")
-        prediction = json.loads(text)["predictions"][0]
-        return f"probability {prediction['probability']:.3f}"
+        answer = json.loads(text)["predictions"][0]
+        shown = {k: v for k, v in answer.items() if k != "explanation"}
+        return "answered " + json.dumps(shown)[:70]
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -39,16 +39,12 @@ def generate(rows: int, seed: int = 42, start: str = "2026-01-01") -> pd.DataFra
     if TASK == "binary":
         label: np.ndarray = (draw < 1.0 / (1.0 + np.exp(-logit))).astype(int)
     elif TASK == "multiclass":
-        # cancel: the churn signal; downgrade: paying more than the plan is worth; stay: 0
-        downgrade = (
-            -2.0
-            + 0.05 * (spend - 60)
-            + 0.9 * tickets
-            - 0.04 * (age - 40)
-            + np.where(plan == "premium", 0.8, 0.0)
-            + np.where(region == "north", 0.8, 0.0)
-        )
-        logits = np.column_stack([3.0 * logit, downgrade, np.zeros(rows)])
+        # cancel: short tenure and many tickets; downgrade: paying more than the plan is worth
+        cancel = -0.06 * (tenure - 60) + 0.8 * (tickets - 1.5) - 0.01 * (age - 48)
+        cancel += np.where(plan == "basic", 0.4, 0.0) + np.where(region == "south", 0.4, 0.0)
+        downgrade = 0.04 * (spend - 70) - 0.04 * (age - 48)
+        downgrade += np.where(plan == "premium", 0.4, 0.0) + np.where(region == "north", 0.4, 0.0)
+        logits = 4.0 * np.column_stack([cancel, downgrade, np.zeros(rows)])
         cumulative = np.cumsum(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), axis=1)
         names = np.array(["cancel", "downgrade", "stay"])
         label = names[(draw[:, None] > cumulative).sum(axis=1).clip(max=2)]

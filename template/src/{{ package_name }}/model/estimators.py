@@ -62,7 +62,7 @@ class Family:
 FAMILIES: dict[str, Family] = {
     "linear": Family(_linear, "c", (0.01, 0.1, 1.0, 10.0)),
     "gradient_boosting": Family(_gradient_boosting, "n_estimators", (25, 50, 100, 200, 400)),
-    "random_forest": Family(_random_forest, "num_leaves", (7, 15, 31, 63)),
+    "random_forest": Family(_random_forest, "min_child_samples", (5, 10, 20, 40)),
 }
 
 
