@@ -137,3 +137,15 @@ def uv_run(
 def default_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One project generated with default answers and verified, shared by generated-tier tests."""
     yield generate(tmp_path_factory.mktemp("default") / "churn-pilot")
+
+
+# One generated pilot per other task, each with another model family, so every task and every
+# family runs its full verification (lint, types, the pilot's own suite, train, gate, serve).
+TASK_PILOTS = {"multiclass": "gradient_boosting", "regression": "random_forest"}
+
+
+@pytest.fixture(scope="session", params=sorted(TASK_PILOTS))
+def task_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    task = request.param
+    dst = tmp_path_factory.mktemp(task) / f"{task}-pilot"
+    return generate(dst, task=task, model_family=TASK_PILOTS[task], project_name="Churn Pilot")
