@@ -37,7 +37,7 @@ def generate(rows: int, seed: int = 42, start: str = "2026-01-01") -> pd.DataFra
     )
     draw = rng.random(rows)
     if TASK == "binary":
-        label: np.ndarray = (draw < 1.0 / (1.0 + np.exp(-1.6 * logit))).astype(int)
+        label: np.ndarray = (draw < 1.0 / (1.0 + np.exp(-1.2 * logit))).astype(int)
     elif TASK == "multiclass":
         # cancel: short tenure and many tickets; downgrade: paying more than the plan is worth
         cancel = -0.06 * (tenure - 60) + 0.8 * (tickets - 1.5) - 0.01 * (age - 48)
