@@ -29,6 +29,10 @@ EFFECTS = {
     "data_sources": "Which source modules, settings and tests are generated.",
     "regulated_domain": "Extra sections and checks in the governance documents.",
     "ci_provider": "`.github/workflows/` or `.gitlab-ci.yml`.",
+    "task": "`TASK`, the label and the demo table in `data/schema.py` / `data/synthetic.py`; "
+    "metrics, baseline, gate, drift and explanations follow the contract's `TASK`.",
+    "model_family": "The default of `model.estimator` (settings); hyperparameters per family "
+    "live in `config/*.toml`.",
     "verify": "Run the post-generation verification (false: skip it, e.g. offline).",
 }
 

@@ -139,6 +139,18 @@ def default_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield generate(tmp_path_factory.mktemp("default") / "churn-pilot")
 
 
+# One generated pilot per other task, each with another model family, so every task and every
+# family runs its full verification (lint, types, the pilot's own suite, train, gate, serve).
+TASK_PILOTS = {"multiclass": "gradient_boosting", "regression": "random_forest"}
+
+
+@pytest.fixture(scope="session", params=sorted(TASK_PILOTS))
+def task_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    task = request.param
+    dst = tmp_path_factory.mktemp(task) / f"{task}-pilot"
+    return generate(dst, task=task, model_family=TASK_PILOTS[task], project_name="Churn Pilot")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (`--dist loadgroup`), the tests that share a session-scoped
     generated pilot run in one worker, so each pilot is generated once per run; other tests
@@ -146,4 +158,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         shared = sorted(f for f in getattr(item, "fixturenames", ()) if f.endswith("_project"))
         if shared:
-            item.add_marker(pytest.mark.xdist_group(shared[0]))
+            params = getattr(getattr(item, "callspec", None), "params", {})
+            group = shared[0] + (f"[{params[shared[0]]}]" if shared[0] in params else "")
+            item.add_marker(pytest.mark.xdist_group(group))

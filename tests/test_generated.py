@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import UV, uv_run
+from .conftest import TASK_PILOTS, UV, render, uv_run
+from .test_render import FAMILIES, TASKS
 
 pytestmark = pytest.mark.generated
 
@@ -71,3 +73,38 @@ def test_sbom_lists_the_serving_environment(default_project: Path) -> None:
     assert {"fastapi", "mlflow-skinny", "scikit-learn", "uvicorn"} <= names
     # the workstation's extras stay out of the image: full MLflow, data sources, dev tools
     assert not names & {"mlflow", "sqlalchemy", "pyarrow", "pytest", "mypy", "locust"}
+
+
+def test_every_task_is_verified_with_another_family(task_project: Path) -> None:
+    """The hook ran the pilot's ruff, mypy --strict and pytest, trained, gated and served."""
+    log = (task_project / "verify.log").read_text()
+    assert "shipshape post-generation verification" in log
+    answers = (task_project / ".copier-answers.yml").read_text()
+    task = next(t for t in TASK_PILOTS if f"task: {t}" in answers)
+    assert (
+        f'TASK: Literal["binary", "multiclass", "regression"] = "{task}"'
+        in (task_project / "src" / "churn_pilot" / "data" / "schema.py").read_text()
+    )
+    assert (task_project / "mlruns" / "mlflow.db").exists()
+    card = (task_project / "governance" / "model-card.md").read_text()
+    assert f"{task} (from the data contract)" in card and "TreeSHAP" in card
+
+
+def test_family_switches_with_a_setting_and_no_code_edit(task_project: Path) -> None:
+    """APP_MODEL__ESTIMATOR=linear: the same suite's training, scorer and API tests pass."""
+    out = uv_run(
+        task_project,
+        "pytest", "-q", "-p", "no:cacheprovider",
+        "tests/test_train.py", "tests/test_api.py",
+        env={"APP_MODEL__ESTIMATOR": "linear"},
+    ).stdout  # fmt: skip
+    assert " passed" in out and " failed" not in out
+
+
+def test_every_task_and_family_type_checks(tmp_path: Path) -> None:
+    """mypy --strict over all nine task x family renders, in one shared environment."""
+    env = {"UV_PROJECT_ENVIRONMENT": str(tmp_path / "venv")}
+    for task, family in itertools.product(TASKS, FAMILIES):
+        project = render(tmp_path / f"{task}-{family}", task=task, model_family=family)
+        subprocess.run([UV, "lock", "-q"], cwd=project, check=True, timeout=300)
+        uv_run(project, "mypy", env=env)

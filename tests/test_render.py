@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import re
 import subprocess
 import sys
 import tomllib
@@ -45,6 +46,14 @@ MATRIX: list[dict[str, Any]] = [
         "regulated_domain": "legal",
         "data_sources": ["sql", "http"],
     },
+]
+# every task with every model family: the contract, demo table and default estimator change
+TASKS = ["binary", "multiclass", "regression"]
+FAMILIES = ["linear", "gradient_boosting", "random_forest"]
+MATRIX += [
+    {"task": task, "model_family": family, "project_name": f"{task} {family}"}
+    for task, family in itertools.product(TASKS, FAMILIES)
+    if (task, family) != ("binary", "linear")  # the defaults, first in MATRIX
 ]
 # every subset of sources, each paired once with the other axes cycled
 MATRIX += [
@@ -123,3 +132,20 @@ def test_prompts_reject_bad_answers(tmp_path: Path, answers: dict[str, Any], mes
     with pytest.raises((ValueError, CopierError)) as err:
         render(tmp_path / "p", **answers)
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_task_and_family_reach_the_contract_and_settings(tmp_path: Path, task: str) -> None:
+    """The task is one constant in the contract; the family only a settings default."""
+    family = FAMILIES[TASKS.index(task)]
+    project = render(tmp_path / "p", task=task, model_family=family)
+    src = project / "src" / "churn_pilot"
+    schema = (src / "data" / "schema.py").read_text()
+    assert f'TASK: Literal["binary", "multiclass", "regression"] = "{task}"' in schema
+    assert "class PilotSchema(pa.DataFrameModel):" in schema
+    assert f'estimator: Estimator = "{family}"' in (src / "settings.py").read_text()
+    # everything else reads the task from the contract: no per-task Jinja outside it
+    jinja_task = re.compile(r"\{[{%][^}]*\b(task|model_family)\b")
+    for path in (ROOT / "template").rglob("*.jinja"):
+        if path.name != "schema.py.jinja" and path.name != "settings.py.jinja":
+            assert not jinja_task.search(path.read_text()), path

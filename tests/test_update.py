@@ -38,7 +38,7 @@ OLDER_LINE = "# Older release: this line is gone in the current one.\n"
 OLDER_FILES = [
     "template/.gitignore",  # a file users leave alone
     "template/src/{{ package_name }}/model/train.py",  # model code users change
-    "template/src/{{ package_name }}/data/schema.py",  # protected: stays the user's
+    "template/src/{{ package_name }}/data/schema.py.jinja",  # protected: stays the user's
     "template/config/dev.toml",  # moved (see below)
 ]
 # Edits real users make, appended so they never touch the release's changed line

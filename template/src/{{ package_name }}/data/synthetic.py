@@ -1,13 +1,17 @@
 """Deterministic synthetic customers: a realistic stand-in until the real sources are wired.
 
-The label depends on the features through a known logistic model, so a trained model has
-something real to learn, and a fixed seed always yields the same table.
+The features are the same for every task; the label follows the contract's ``TASK``: churn
+(binary, a known logistic model), the next action (multiclass, a known multinomial model) or
+next year's spend (regression, linear plus noise). A trained model has something real to
+learn, and a fixed seed always yields the same table.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from .schema import LABEL, TASK
 
 
 def generate(rows: int, seed: int = 42, start: str = "2026-01-01") -> pd.DataFrame:
@@ -34,7 +38,34 @@ def generate(rows: int, seed: int = 42, start: str = "2026-01-01") -> pd.DataFra
         + np.where(plan == "basic", 0.6, 0.0)
         + np.where(region == "south", 0.3, 0.0)
     )
-    churned = (rng.random(rows) < 1.0 / (1.0 + np.exp(-logit))).astype(int)
+    draw = rng.random(rows)
+    if TASK == "binary":
+        label: np.ndarray = (draw < 1.0 / (1.0 + np.exp(-1.2 * logit))).astype(int)
+    elif TASK == "multiclass":
+        # cancel: short tenure and many tickets; downgrade: paying more than the plan is worth
+        cancel = -0.06 * (tenure - 60) + 0.8 * (tickets - 1.5) - 0.01 * (age - 48)
+        cancel += np.where(plan == "basic", 0.4, 0.0) + np.where(region == "south", 0.4, 0.0)
+        downgrade = 0.04 * (spend - 70) - 0.04 * (age - 48)
+        downgrade += np.where(plan == "premium", 0.4, 0.0) + np.where(region == "north", 0.4, 0.0)
+        logits = 4.0 * np.column_stack([cancel, downgrade, np.zeros(rows)])
+        cumulative = np.cumsum(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), axis=1)
+        names = np.array(["cancel", "downgrade", "stay"])
+        label = names[(draw[:, None] > cumulative).sum(axis=1).clip(max=2)]
+    else:
+        label = np.round(
+            np.clip(
+                12.0 * spend
+                + 8.0 * tenure
+                - 60.0 * tickets
+                - 3.0 * (age - 40)
+                + np.where(plan == "basic", -120.0, 0.0)
+                + np.where(region == "south", -80.0, 0.0)
+                + rng.normal(0.0, 200.0, rows),
+                0.0,
+                100_000.0,
+            ),
+            2,
+        )
     ids = np.arange(1, rows + 1)
     return pd.DataFrame(
         {
@@ -47,7 +78,7 @@ def generate(rows: int, seed: int = 42, start: str = "2026-01-01") -> pd.DataFra
             "plan": plan,
             "region": region,
             "gender": rng.choice(GENDERS, rows, p=[0.48, 0.47, 0.03, 0.02]),
-            "churned": churned,
+            LABEL: label,
             "event_ts": pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, 300 * 24, rows), "h"),
         }
     )

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.schema import SCHEMA_VERSION, PilotSchema
+from ..data.schema import SCHEMA_VERSION, TASK, PilotSchema
+from ..model import metrics
 from ..settings import Settings
 from . import quality
 from .evidence import PKG
@@ -70,7 +71,10 @@ class Facts:
         r = self.registry
         if r.problem:
             return f"MISSING: {r.problem}; run `train`."
+        from ..serving.scorer import EXPLAINED, method_of
+
         params = ", ".join(f"{k}={v}" for k, v in sorted(r.params.items()))
+        family = r.params.get("estimator", self.settings.model.estimator)
         return _table(
             ("fact", "value"),
             [
@@ -78,6 +82,9 @@ class Facts:
                 ("registered at", _when(r.created_ms)),
                 ("MLflow run", f"`{r.run_id}`"),
                 ("training code", f"[model/train.py]({CODE}/model/train.py)"),
+                ("task", f"{TASK} (from the data contract)"),
+                ("model family", f"`{family}` ([model/estimators.py]({CODE}/model/estimators.py))"),
+                ("explanations", f"{method_of(family)}, contributions to the {EXPLAINED}"),
                 ("parameters", params),
             ],
         )
@@ -96,50 +103,55 @@ class Facts:
             return f"no processed data at {self.settings.data.processed_dir}/training.parquet"
         if self._scored is None:
             from ..model.registry import load_pipeline, resolve_alias
-            from ..model.train import predict_proba
+            from ..model.train import predict
 
             ref = resolve_alias(self.settings, self.registry.alias)
             pipeline = load_pipeline(self.settings, ref)
             test = quality.holdout(self.settings, pd.read_parquet(self.processed))
-            self._scored = (test, predict_proba(pipeline, test))
+            self._scored = (test, predict(pipeline, test))
         return self._scored
 
     def slices(self) -> str:
         scored = self._holdout()
         if isinstance(scored, str):
             return f"MISSING: {scored}."
-        test, proba = scored
+        test, out = scored
         gov = self.settings.governance
+        metric = metrics.gate_metric(self.settings.gate)
         rows = [
-            (s.column, s.value, s.rows, f"{s.positive_rate:.3f}", _fmt(s.roc_auc))
-            for s in quality.slice_metrics(test, proba)
+            (s.column, s.value, s.rows, _fmt(s.label_mean), _fmt(s.metric))
+            for s in quality.slice_metrics(self.settings, test, out)
         ]
+        mean = "mean label" if TASK == "regression" else "positive rate"
         return (
             f"Held-out rows per value of each categorical feature. A slice of at least "
-            f"{gov.min_slice_rows} rows must reach ROC AUC {gov.min_slice_auc} "
+            f"{gov.min_slice_rows} rows must reach {metric} {gov.min_slice_metric} "
             f"(tested by `tests/test_ml_score.py::test_quality_on_every_slice`).\n\n"
-            + _table(("feature", "value", "rows", "positive rate", "ROC AUC"), rows)
+            + _table(("feature", "value", "rows", mean, metric), rows)
         )
 
     def fairness(self) -> str:
         scored = self._holdout()
         if isinstance(scored, str):
             return f"MISSING: {scored}."
-        test, proba = scored
+        test, out = scored
         gov = self.settings.governance
-        groups = quality.group_rates(test, proba, gov.min_slice_rows)
+        groups = quality.group_rates(self.settings, test, out, gov.min_slice_rows)
         rows = [
-            (g.column, g.group, g.rows, f"{g.selection_rate:.3f}", _fmt(g.impact_ratio),
-             _fmt(g.p_value))
+            (g.column, g.group, g.outcome or "-", g.rows, f"{g.selection_rate:.3f}",
+             _fmt(g.impact_ratio), _fmt(g.p_value))
             for g in groups
         ]  # fmt: skip
         return (
-            "Share of positive decisions per protected group, and its ratio to the highest "
+            f"The {quality.OUTCOME} per protected group, and its ratio to the highest "
             f"group's (impact ratio). A ratio under {gov.min_impact_ratio} (the four-fifths rule) "
             "with a significant gap (p < 0.05) fails the test; groups under "
             f"{gov.min_slice_rows} rows are shown, not judged. Protected "
             "attributes are never model inputs; they are kept only to measure this.\n\n"
-            + _table(("attribute", "group", "rows", "positive rate", "impact ratio", "p"), rows)
+            + _table(
+                ("attribute", "group", "class", "rows", quality.OUTCOME, "impact ratio", "p"),
+                rows,
+            )
         )
 
     # the data
@@ -156,7 +168,8 @@ class Facts:
             ("SHA-256", f"`{digest}`"),
             ("rows", len(frame)),
             ("time range", span),
-            ("label rate", f"{frame[LABEL].mean():.3f}"),
+            ("task", TASK),
+            ("label", _label_summary(frame[LABEL])),
             ("schema version", SCHEMA_VERSION),
         ]
         return _table(("fact", "value"), rows)
@@ -177,8 +190,8 @@ class Facts:
     def thresholds(self) -> str:
         gov = self.settings.governance
         rows = [
-            ("decision threshold (probability)", quality.DECISION_THRESHOLD),
-            ("minimum ROC AUC per slice", gov.min_slice_auc),
+            ("decision threshold (binary: P(positive))", self.settings.model.decision_threshold),
+            (f"minimum {metrics.gate_metric(self.settings.gate)} per slice", gov.min_slice_metric),
             ("minimum rows to judge a slice or group", gov.min_slice_rows),
             ("minimum impact ratio (four-fifths rule)", gov.min_impact_ratio),
             ("readiness threshold (ML Test Score)", gov.readiness_threshold),
@@ -311,12 +324,15 @@ class Facts:
         )
 
     def explainability(self) -> str:
+        from ..serving.scorer import EXPLAINED, method_of
+
+        family = self.settings.model.estimator
         return (
-            "Exact per-feature contributions to the log-odds of the linear model; the three "
-            "largest are returned with every prediction "
-            f"([serving/scorer.py]({CODE}/serving/scorer.py), `top_contributions`). They add up "
-            "to the model's output, which `tests/test_train.py::"
-            "test_compiled_scorer_matches_pipeline` verifies."
+            f"{method_of(family)}: every input column's contribution to the {EXPLAINED} "
+            f"of the `{family}` model; the three largest are returned with every prediction "
+            f"([serving/scorer.py]({CODE}/serving/scorer.py), `top_contributions`). Base value "
+            "plus contributions equal the model's output, which `tests/test_train.py::"
+            "test_scorer_matches_pipeline` verifies."
         )
 
     def access_control(self) -> str:
@@ -353,6 +369,13 @@ class Facts:
             "`rollback` moves the `champion` alias back to the previous version; the service "
             f"reloads it without restart ([model/]({CODE}/model/))."
         )
+
+
+def _label_summary(y: pd.Series) -> str:
+    if TASK == "regression":
+        return f"mean {y.mean():.4g}, std {y.std():.4g}"
+    shares = y.astype(str).value_counts(normalize=True).sort_index()
+    return ", ".join(f"{k}: {v:.3f}" for k, v in shares.items())
 
 
 def render(settings: Settings) -> list[tuple[Path, list[str]]]:

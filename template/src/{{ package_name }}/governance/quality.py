@@ -1,7 +1,13 @@
 """Model quality beyond one number: the holdout split, slices and protected-group gaps.
 
 Used by the tests that back the ML Test Score and by `governance render` (model card), so the
-figures a reviewer reads are computed by the same code the tests hold to a threshold.
+figures a reviewer reads are computed by the same code the tests hold to a threshold. The
+metric per slice is the task's (``model/metrics.py``: ROC AUC, macro-F1 or R²); fairness
+compares per protected group what the task decides:
+
+- binary: the share of positive decisions (selection rate, the four-fifths rule);
+- multiclass: the share of each predicted class, the worst class per group reported;
+- regression: the mean predicted value.
 """
 
 from __future__ import annotations
@@ -11,13 +17,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
+from scipy.stats import ttest_ind
 from sklearn.model_selection import train_test_split
 
-from ..data.schema import CATEGORICAL_FEATURES, LABEL, PROTECTED_COLUMNS
+from ..data.schema import CATEGORICAL_FEATURES, PROTECTED_COLUMNS, TASK
+from ..model import metrics
 from ..settings import Settings
 
-DECISION_THRESHOLD = 0.5  # the same cut-off serving uses for `prediction`
+OUTCOME = {
+    "binary": "positive decision rate",
+    "multiclass": "predicted class share",
+    "regression": "mean prediction",
+}[TASK]
 
 
 @dataclass(frozen=True)
@@ -25,8 +36,8 @@ class SliceMetric:
     column: str
     value: str
     rows: int
-    positive_rate: float
-    roc_auc: float | None  # None when the slice holds one class only
+    label_mean: float | None  # positive rate (binary) or mean label (regression)
+    metric: float | None  # the task's metric; None when undefined for the slice
 
 
 @dataclass(frozen=True)
@@ -34,9 +45,10 @@ class GroupRate:
     column: str
     group: str
     rows: int
-    selection_rate: float
-    impact_ratio: float | None  # selection rate / highest group's rate; None if too small
-    p_value: float | None  # two-proportion z-test against the highest group
+    selection_rate: float  # the task's outcome (OUTCOME) for this group
+    impact_ratio: float | None  # outcome / highest group's outcome; None if too small
+    p_value: float | None  # significance of the gap to the highest group
+    outcome: str = ""  # the class judged (multiclass), else empty
 
 
 def holdout(settings: Settings, frame: pd.DataFrame) -> pd.DataFrame:
@@ -45,28 +57,36 @@ def holdout(settings: Settings, frame: pd.DataFrame) -> pd.DataFrame:
         frame,
         test_size=settings.model.test_size,
         random_state=settings.model.seed,
-        stratify=frame[LABEL],
+        stratify=metrics.stratify(frame),
     )
     return parts[1]
 
 
-def _auc(y: pd.Series, proba: np.ndarray) -> float | None:
-    return float(roc_auc_score(y, proba)) if y.nunique() == 2 else None
+def _label_mean(y: pd.Series) -> float | None:
+    if metrics.CLASSES is None:
+        return float(y.mean())
+    if TASK == "binary":
+        return float((y == metrics.CLASSES[1]).mean())
+    return None
 
 
 def slice_metrics(
-    frame: pd.DataFrame, proba: np.ndarray, columns: list[str] | None = None
+    settings: Settings,
+    frame: pd.DataFrame,
+    out: np.ndarray,
+    columns: list[str] | None = None,
 ) -> list[SliceMetric]:
     """Quality per value of each categorical feature (default) or of the given columns."""
-    out = []
+    metric = metrics.gate_metric(settings.gate)
+    y_all = metrics.label(frame)
+    result = []
     for column in columns or CATEGORICAL_FEATURES:
         for value in sorted(frame[column].astype(str).unique()):
             mask = (frame[column].astype(str) == value).to_numpy()
-            y = frame.loc[mask, LABEL]
-            out.append(
-                SliceMetric(column, value, int(mask.sum()), float(y.mean()), _auc(y, proba[mask]))
-            )
-    return out
+            y = y_all[mask]
+            score = metrics.metric_value(metric, y, out[mask], settings.model.decision_threshold)
+            result.append(SliceMetric(column, value, int(mask.sum()), _label_mean(y), score))
+    return result
 
 
 def _two_proportion_p(n1: int, r1: float, n2: int, r2: float) -> float:
@@ -75,31 +95,52 @@ def _two_proportion_p(n1: int, r1: float, n2: int, r2: float) -> float:
     return 1.0 if se == 0 else math.erfc(abs(r1 - r2) / se / math.sqrt(2))
 
 
-def group_rates(frame: pd.DataFrame, proba: np.ndarray, min_rows: int) -> list[GroupRate]:
-    """Positive-decision rate per protected group, its ratio to the highest group's rate and
-    the significance of the gap (small samples make the ratio alone noisy)."""
+def _outcomes(out: np.ndarray, threshold: float) -> dict[str, np.ndarray]:
+    """Per judged outcome, the value per row whose group means are compared."""
+    decided = metrics.decide(out, threshold)
+    if metrics.CLASSES is None:
+        return {"": np.asarray(out, dtype=float)}
+    if TASK == "binary":
+        return {"": (decided == metrics.CLASSES[1]).astype(float)}
+    return {str(c): (decided == c).astype(float) for c in metrics.CLASSES}
+
+
+def _groups(
+    column: str, frame: pd.DataFrame, values: np.ndarray, outcome: str, min_rows: int
+) -> list[GroupRate]:
+    labels = frame[column].astype(str).to_numpy()
+    rows: dict[str, np.ndarray] = {g: values[labels == g] for g in sorted(set(labels))}
+    judged = {g: v for g, v in rows.items() if len(v) >= min_rows}
+    top = max(judged, key=lambda g: float(judged[g].mean()), default=None)
     out = []
-    decided = proba >= DECISION_THRESHOLD
-    for column in PROTECTED_COLUMNS:
-        rates: dict[str, tuple[int, float]] = {}
-        for group in sorted(frame[column].astype(str).unique()):
-            mask = (frame[column].astype(str) == group).to_numpy()
-            rates[group] = (int(mask.sum()), float(decided[mask].mean()))
-        judged = {g: v for g, v in rates.items() if v[0] >= min_rows}
-        top_rows, top = max(judged.values(), key=lambda v: v[1], default=(0, 0.0))
-        for group, (rows, rate) in rates.items():
-            if group in judged and top > 0:
-                p = _two_proportion_p(rows, rate, top_rows, top)
-                out.append(GroupRate(column, group, rows, rate, rate / top, p))
-            else:
-                out.append(GroupRate(column, group, rows, rate, None, None))
+    for group, v in rows.items():
+        rate = float(v.mean())
+        if top is None or group not in judged or judged[top].mean() <= 0:
+            out.append(GroupRate(column, group, len(v), rate, None, None, outcome))
+            continue
+        best = judged[top]
+        if TASK == "regression":
+            p = 1.0 if group == top else float(ttest_ind(v, best, equal_var=False).pvalue)
+        else:
+            p = _two_proportion_p(len(v), rate, len(best), float(best.mean()))
+        out.append(GroupRate(column, group, len(v), rate, rate / float(best.mean()), p, outcome))
     return out
 
 
-def weak_slices(slices: list[SliceMetric], min_rows: int, min_auc: float) -> list[SliceMetric]:
-    return [
-        s for s in slices if s.rows >= min_rows and s.roc_auc is not None and s.roc_auc < min_auc
-    ]
+def group_rates(
+    settings: Settings, frame: pd.DataFrame, out: np.ndarray, min_rows: int
+) -> list[GroupRate]:
+    """The task's outcome per protected group, its ratio to the highest group's and the
+    significance of the gap (small samples make the ratio alone noisy)."""
+    result = []
+    for outcome, values in _outcomes(out, settings.model.decision_threshold).items():
+        for column in PROTECTED_COLUMNS:
+            result.extend(_groups(column, frame, values, outcome, min_rows))
+    return result
+
+
+def weak_slices(slices: list[SliceMetric], min_rows: int, floor: float) -> list[SliceMetric]:
+    return [s for s in slices if s.rows >= min_rows and s.metric is not None and s.metric < floor]
 
 
 def adverse_impact(

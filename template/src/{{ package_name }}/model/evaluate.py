@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.dummy import DummyClassifier
 
 from ..data.schema import FEATURES, LABEL
 from ..features import feature_frame
 from ..settings import Settings
+from . import metrics
 from .gate import Evaluation, SliceScore, Verdict, judge
 from .registry import RegistryError, find_alias, get_version, load_pipeline
-from .train import data_hash, metrics_for, predict_proba, split
+from .train import data_hash, predict, split
 
 
 def processed_frame(settings: Settings) -> pd.DataFrame:
@@ -31,18 +31,12 @@ def processed_frame(settings: Settings) -> pd.DataFrame:
     return frame
 
 
-def metric_value(metric: str, y: pd.Series, proba: np.ndarray) -> float | None:
-    """The metric, or None when it is undefined (ROC AUC of a single-class group)."""
-    if metric == "roc_auc" and y.nunique() < 2:
-        return None
-    return metrics_for(y, proba)[metric]
-
-
 def slice_scores(
-    settings: Settings, rows: pd.DataFrame, proba: np.ndarray
+    settings: Settings, rows: pd.DataFrame, out_: np.ndarray, metric: str
 ) -> dict[str, dict[str, SliceScore]]:
     out: dict[str, dict[str, SliceScore]] = {}
-    y = rows[LABEL].astype(int)
+    y = metrics.label(rows).to_numpy()
+    threshold = settings.model.decision_threshold
     for column in settings.gate.slices:
         if column not in rows.columns:
             raise RegistryError(f"setting APP_GATE__SLICES: column '{column}' is not in the data")
@@ -51,7 +45,7 @@ def slice_scores(
             mask = (rows[column].astype(str) == group).to_numpy()
             n = int(mask.sum())
             value = (
-                metric_value(settings.gate.metric, y[mask], proba[mask])
+                metrics.metric_value(metric, y[mask], out_[mask], threshold)
                 if n >= settings.gate.min_slice_rows
                 else None
             )
@@ -64,34 +58,39 @@ def evaluate_version(
     settings: Settings, version: str, frame: pd.DataFrame | None = None
 ) -> Verdict:
     frame = processed_frame(settings) if frame is None else frame
-    metric = settings.gate.metric
+    try:
+        metric = metrics.gate_metric(settings.gate)
+    except ValueError as exc:
+        raise RegistryError(str(exc)) from None
+    threshold = settings.model.decision_threshold
     train_rows, test_rows = split(settings, frame)
-    y_test = test_rows[LABEL].astype(int)
+    y_test = metrics.label(test_rows)
+
+    def score(out: np.ndarray) -> float | None:
+        return metrics.metric_value(metric, y_test, out, threshold)
 
     ref = get_version(settings, version)
-    proba = predict_proba(load_pipeline(settings, ref), test_rows)
-    baseline = DummyClassifier(strategy="prior").fit(
-        feature_frame(train_rows), train_rows[LABEL].astype(int)
-    )
-    baseline_proba = baseline.predict_proba(feature_frame(test_rows))[:, 1]
+    out = predict(load_pipeline(settings, ref), test_rows)
+    baseline = metrics.baseline(feature_frame(train_rows), metrics.label(train_rows))
+    baseline_out = metrics.output(baseline, feature_frame(test_rows))
 
     champion_ref = find_alias(settings, settings.model.champion_alias)
     champion: float | None = None
     if champion_ref is not None:
-        champion_proba = predict_proba(load_pipeline(settings, champion_ref), test_rows)
-        champion = metric_value(metric, y_test, champion_proba)
+        champion = score(predict(load_pipeline(settings, champion_ref), test_rows))
 
-    candidate = metric_value(metric, y_test, proba)
+    candidate = score(out)
     if candidate is None:
-        raise RegistryError("the holdout has a single class: the metric is undefined")
+        raise RegistryError(f"the holdout is degenerate (one class or value): {metric} undefined")
     evaluation = Evaluation(
         version=version,
         metric=metric,
         candidate=candidate,
-        baseline=metric_value(metric, y_test, baseline_proba) or 0.0,
+        baseline=score(baseline_out) or 0.0,
+        baseline_name=metrics.BASELINE,
         champion=champion,
         champion_version=champion_ref.version if champion_ref else None,
-        slices=slice_scores(settings, test_rows, proba),
+        slices=slice_scores(settings, test_rows, out, metric),
         same_data=ref.tags.get("data_sha256") == data_hash(frame),
         holdout_rows=len(test_rows),
     )

@@ -1,6 +1,7 @@
 """The validation gate: pure checks over measured numbers, returning a verdict with every number.
 
-A challenger passes when it (1) beats a majority-class baseline by a margin, (2) meets the
+A challenger passes when it (1) beats the task's baseline (class priors, or the mean for
+regression; ``model/metrics.py``) by a margin, (2) meets the
 absolute floor, (3) meets the floor in every judged group of every slice column, with at
 most ``max_slice_gap`` between the best and the worst group, (4) is not worse than the
 champion beyond a tolerance, and (5) was measured on the data it was trained from (so the
@@ -18,7 +19,7 @@ from ..settings import GateSettings
 @dataclass(frozen=True)
 class SliceScore:
     rows: int
-    value: float | None  # None: too few rows or a single class, reported but not judged
+    value: float | None  # None: too few rows or one class / value, reported but not judged
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Evaluation:
     metric: str
     candidate: float
     baseline: float
+    baseline_name: str = "baseline"
     champion: float | None = None
     champion_version: str | None = None
     slices: dict[str, dict[str, SliceScore]] = field(default_factory=dict)
@@ -74,7 +76,7 @@ class Verdict:
 def _slice_checks(column: str, groups: dict[str, SliceScore], gate: GateSettings) -> list[Check]:
     judged = {g: s.value for g, s in groups.items() if s.value is not None}
     if not judged:
-        note = f"no group has {gate.min_slice_rows}+ rows of both classes; not judged"
+        note = f"no group has {gate.min_slice_rows}+ rows with the metric defined; not judged"
         return [Check(f"slice {column}", True, None, gate.min_slice_metric, note)]
     worst_group = min(judged, key=lambda g: judged[g])
     worst = judged[worst_group]
@@ -117,7 +119,7 @@ def judge(ev: Evaluation, gate: GateSettings) -> Verdict:
             ev.candidate,
             floor,
             f"{m} {ev.candidate:.3f} {'>=' if ev.candidate >= floor else '<'} {floor:.3f}"
-            f" (majority-class baseline {ev.baseline:.3f} + margin {gate.baseline_margin:.3f})",
+            f" ({ev.baseline_name} {ev.baseline:.3f} + margin {gate.baseline_margin:.3f})",
         ),
         Check(
             "absolute",

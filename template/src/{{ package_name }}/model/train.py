@@ -3,33 +3,36 @@
 A run records what is needed to audit and repeat it: parameters, metrics, the data lineage,
 the git commit (and whether the tree was dirty), the data contract, an input example with
 the signature, and a reference profile of the training features for drift checks. Training
-is deterministic for a given seed and data: ``model_sha256`` fingerprints the fitted values.
+is deterministic for a given seed and data: ``model_sha256`` fingerprints the whole fitted
+pipeline. The estimator comes from ``model/estimators.py`` (family from settings), the
+metrics from ``model/metrics.py`` (task from the contract).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from ..data.lineage import code_version, content_hash, load_lineage
-from ..data.schema import LABEL, SCHEMA_VERSION, PilotSchema
+from ..data.schema import SCHEMA_VERSION, TASK, PilotSchema
 from ..features import build_transformer, feature_frame
 from ..monitoring.profile import build_profile
 from ..settings import Settings
+from . import metrics
+from .estimators import build_estimator
 from .registry import configure, ensure_experiment
 
 # Explicit requirements: MLflow's guessing costs seconds and picks up test tools.
-PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy", "scipy", "skops"]
+PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy", "scipy", "skops", "lightgbm"]
 PROFILE_ARTIFACT = "reference_profile.json"
 
 
@@ -42,17 +45,7 @@ class TrainResult:
 
 
 def build_pipeline(settings: Settings) -> Pipeline:
-    return Pipeline(
-        [
-            ("features", build_transformer()),
-            (
-                "model",
-                LogisticRegression(
-                    C=settings.model.c, max_iter=1000, random_state=settings.model.seed
-                ),
-            ),
-        ]
-    )
+    return Pipeline([("features", build_transformer()), ("model", build_estimator(settings.model))])
 
 
 def split(settings: Settings, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -61,32 +54,26 @@ def split(settings: Settings, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
         frame,
         test_size=settings.model.test_size,
         random_state=settings.model.seed,
-        stratify=frame[LABEL],
+        stratify=metrics.stratify(frame),
     )
     return train_rows, test_rows
 
 
-def metrics_for(y: np.ndarray | pd.Series, proba: np.ndarray) -> dict[str, float]:
-    pred = (proba >= 0.5).astype(int)
-    return {
-        "roc_auc": float(roc_auc_score(y, proba)),
-        "accuracy": float(accuracy_score(y, pred)),
-        "f1": float(f1_score(y, pred, zero_division=0)),
-    }
-
-
-def evaluate(pipeline: Pipeline, x: pd.DataFrame, y: pd.Series) -> dict[str, float]:
-    return metrics_for(y, pipeline.predict_proba(x)[:, 1])
+def evaluate(settings: Settings, pipeline: Pipeline, rows: pd.DataFrame) -> dict[str, float]:
+    out = metrics.output(pipeline, feature_frame(rows))
+    return metrics.metrics_for(metrics.label(rows), out, settings.model.decision_threshold)
 
 
 def fingerprint(pipeline: Pipeline) -> str:
-    """Hash of every fitted number: equal fingerprints mean identical models."""
-    scaler = pipeline.named_steps["features"].named_transformers_["num"]
-    model = pipeline.named_steps["model"]
-    digest = hashlib.sha256()
-    for array in (scaler.mean_, scaler.scale_, model.coef_, model.intercept_):
-        digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
-    return digest.hexdigest()
+    """Hash of the whole fitted pipeline (every family): equal hashes mean identical models."""
+    return hashlib.sha256(pickle.dumps(pipeline, protocol=5)).hexdigest()
+
+
+def trusted_types(pipeline: Pipeline) -> list[str]:
+    """Types skops must be told to load (LightGBM's): the pipeline is our own, just built."""
+    import skops.io
+
+    return list(skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)))
 
 
 def data_hash(frame: pd.DataFrame) -> str:
@@ -127,8 +114,8 @@ def train(
     from mlflow.models import infer_signature
 
     train_rows, test_rows = split(settings, frame)
-    x_train, x_test = feature_frame(train_rows), feature_frame(test_rows)
-    y_train, y_test = train_rows[LABEL].astype(int), test_rows[LABEL].astype(int)
+    x_train = feature_frame(train_rows)
+    y_train = metrics.label(train_rows)
     if shuffle_labels:
         rng = np.random.default_rng(settings.model.seed)
         y_train = pd.Series(rng.permutation(y_train.to_numpy()), index=y_train.index)
@@ -136,10 +123,13 @@ def train(
     started = time.perf_counter()
     pipeline.fit(x_train, y_train)
     fit_seconds = time.perf_counter() - started
-    metrics = evaluate(pipeline, x_test, y_test) | {"fit_seconds": fit_seconds}
+    measured = evaluate(settings, pipeline, test_rows) | {"fit_seconds": fit_seconds}
     model_sha = fingerprint(pipeline)
+    train_out = metrics.output(pipeline, x_train)
     profile = build_profile(
-        x_train, pipeline.predict_proba(x_train)[:, 1], settings.monitoring.bins
+        x_train,
+        metrics.monitored(train_out, settings.model.decision_threshold),
+        settings.monitoring.bins,
     )
     tags = git_state(settings) | {
         "model_sha256": model_sha,
@@ -154,8 +144,14 @@ def train(
     with mlflow.start_run(experiment_id=experiment_id) as run:
         mlflow.log_params(
             {
-                "model": "logistic_regression",
-                "C": settings.model.c,
+                "task": TASK,
+                "estimator": settings.model.estimator,
+                **{
+                    f"{settings.model.estimator}.{k}": v
+                    for k, v in getattr(settings.model, settings.model.estimator)
+                    .model_dump()
+                    .items()
+                },
                 "seed": settings.model.seed,
                 "test_size": settings.model.test_size,
                 "rows": len(frame),
@@ -163,7 +159,7 @@ def train(
                 "shuffle_labels": shuffle_labels,
             }
         )
-        mlflow.log_metrics(metrics)
+        mlflow.log_metrics(measured)
         mlflow.set_tags(tags)
         mlflow.log_dict(lineage(settings, frame), "lineage.json")
         mlflow.log_dict(json.loads(PilotSchema.to_schema().to_json()), "schema.json")
@@ -172,17 +168,19 @@ def train(
         info = mlflow.sklearn.log_model(
             pipeline,
             name="model",
-            signature=infer_signature(example, pipeline.predict_proba(example)[:, 1]),
+            signature=infer_signature(example, metrics.output(pipeline, example)),
             input_example=example,
             pip_requirements=PIP_REQUIREMENTS,
+            skops_trusted_types=trusted_types(pipeline),
             registered_model_name=settings.model.name,
         )
     version = str(info.registered_model_version)
     for key, value in tags.items():
         client.set_model_version_tag(settings.model.name, version, key, value)
     client.set_registered_model_alias(settings.model.name, settings.model.challenger_alias, version)
-    return TrainResult(run.info.run_id, version, metrics, model_sha)
+    return TrainResult(run.info.run_id, version, measured, model_sha)
 
 
-def predict_proba(pipeline: Pipeline, frame: pd.DataFrame) -> np.ndarray:
-    return np.asarray(pipeline.predict_proba(feature_frame(frame))[:, 1])
+def predict(pipeline: Pipeline, frame: pd.DataFrame) -> np.ndarray:
+    """The model's output for contract rows (``model/metrics.py`` says what it is per task)."""
+    return metrics.output(pipeline, feature_frame(frame))

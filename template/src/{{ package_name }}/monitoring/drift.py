@@ -1,8 +1,10 @@
 """Drift and staleness: the serving window against the champion's training profile.
 
 Per feature: PSI for categorical and binned numeric columns, plus a two-sample KS test for
-numeric ones; the same for the predicted probability (prediction drift, on the rows the
-champion scored). Staleness: the champion's age against ``monitoring.max_model_age_days``.
+numeric ones; the same for the model's output (prediction drift, on the rows the champion
+scored): the positive probability or the predicted value as numbers, the predicted class as
+category shares, as the contract's task says. Staleness: the champion's age against
+``monitoring.max_model_age_days``.
 The result is written as a JSON report and a Prometheus textfile-collector file; a breach
 posts to ``monitoring.webhook_url`` when set. Thresholds come from ``settings.monitoring``.
 """
@@ -103,9 +105,13 @@ def compare(
             out.append(numeric_drift(column, reference, np.asarray(values, float), settings))
         else:
             out.append(categorical_drift(column, reference, values, settings))
-    scored = np.asarray([r["probability"] for r in rows if r["model_version"] == version], float)
+    scored = [r["output"] for r in rows if r["model_version"] == version]
     if len(scored) >= settings.monitoring.min_window_rows:
-        out.append(numeric_drift(PREDICTION, profile[PREDICTION], scored, settings))
+        reference = profile[PREDICTION]
+        if reference["kind"] == "numeric":
+            out.append(numeric_drift(PREDICTION, reference, np.asarray(scored, float), settings))
+        else:
+            out.append(categorical_drift(PREDICTION, reference, scored, settings))
     return out
 
 
@@ -138,7 +144,7 @@ def read_window(settings: Settings, columns: Sequence[str]) -> tuple[list[dict[s
             continue
         try:
             row = orjson.loads(line)
-            if all(c in row["features"] for c in columns) and "probability" in row:
+            if all(c in row["features"] for c in columns) and "output" in row:
                 rows.append(row)
                 continue
         except (orjson.JSONDecodeError, KeyError, TypeError):

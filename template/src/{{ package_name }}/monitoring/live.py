@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..model.metrics import gate_metric
 from ..settings import Settings
 from .drift import atomic_write
 from .outcomes import joined_rows
@@ -117,7 +118,7 @@ def check(settings: Settings, now: float | None = None) -> LiveReport:
     """Measure live quality from the stored outcomes and judge it; see the module docstring."""
     m, mon, gate = metric(), settings.monitoring, settings.gate
     rows = joined_rows(settings)
-    floor = gate.min_metric if gate.metric == m.name else None
+    floor = gate.min_metric if gate_metric(gate) == m.name else None
     report = LiveReport(
         model=settings.model.name,
         version=str(rows[-1]["model_version"]) if rows else "none",
@@ -164,7 +165,7 @@ def check(settings: Settings, now: float | None = None) -> LiveReport:
         if len(served) < mon.live_min_rows or overall.value is None:
             continue
         report.judged = True
-        report.breaches.extend(_judge(m, settings, version, overall.value, offline, slices))
+        report.breaches.extend(_judge(m, settings, version, overall, offline, slices))
     return report
 
 
@@ -172,24 +173,30 @@ def _judge(
     m: Metric,
     settings: Settings,
     version: str,
-    value: float,
+    overall: Figure,
     offline: float | None,
     slices: list[Figure],
 ) -> list[str]:
     gate, mon = settings.gate, settings.monitoring
-    out = []
+    out: list[str] = []
+    value = overall.value
+    if value is None:
+        return out
     where = f"version {version} live {m.name} {value:.3f}"
-    if gate.metric == m.name and _below(m, value, gate.min_metric):
+    if gate_metric(gate) == m.name and _below(m, value, gate.min_metric):
         out.append(f"{where} below the gate's floor {gate.min_metric:.3f}")
     if offline is not None:
         bar = (
             offline - mon.live_max_drop if m.higher_is_better else offline * (1 + mon.live_max_drop)
         )
-        if _below(m, value, bar):
+        # A drop counts when even the interval's most favourable end is past the bar, so
+        # sampling noise on a few hundred outcomes does not page anyone.
+        favourable = overall.high if m.higher_is_better else overall.low
+        if _below(m, value, bar) and (favourable is None or _below(m, favourable, bar)):
             out.append(
                 f"{where} fell from offline {offline:.3f} by more than {mon.live_max_drop:g}"
             )
-    if gate.metric == m.name:
+    if gate_metric(gate) == m.name:
         for f in slices:
             if f.value is not None and _below(m, f.value, gate.min_slice_metric):
                 out.append(

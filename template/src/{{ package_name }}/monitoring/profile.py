@@ -2,7 +2,9 @@
 
 Numeric columns keep quantile bin edges with the share of rows per bin (for PSI) and a
 bounded sample of values (for the KS test); categorical columns keep the share per category.
-The same functions bin the serving window, so both sides are counted identically.
+The model's output is profiled the same way, as its task says (``model/metrics.py``): the
+positive probability and the predicted value as numbers, the predicted class as category
+shares. The same functions bin the serving window, so both sides are counted identically.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.schema import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from ..model.metrics import OUTPUT_KIND
 
 SAMPLE_SIZE = 2000
 PREDICTION = "prediction"
@@ -48,7 +51,7 @@ def numeric_profile(values: np.ndarray, bins: int) -> dict[str, Any]:
     }
 
 
-def build_profile(features: pd.DataFrame, probability: np.ndarray, bins: int) -> dict[str, Any]:
+def build_profile(features: pd.DataFrame, outputs: Sequence[Any], bins: int) -> dict[str, Any]:
     profile: dict[str, Any] = {"rows": len(features), "features": {}}
     for col in NUMERIC_FEATURES:
         profile["features"][col] = numeric_profile(features[col].to_numpy(), bins)
@@ -57,5 +60,8 @@ def build_profile(features: pd.DataFrame, probability: np.ndarray, bins: int) ->
             "kind": "categorical",
             "shares": category_shares(features[col].tolist()),
         }
-    profile[PREDICTION] = numeric_profile(np.asarray(probability), bins)
+    if OUTPUT_KIND == "class":
+        profile[PREDICTION] = {"kind": "categorical", "shares": category_shares(outputs)}
+    else:
+        profile[PREDICTION] = numeric_profile(np.asarray(outputs, dtype=float), bins)
     return profile

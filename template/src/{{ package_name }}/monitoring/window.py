@@ -1,8 +1,10 @@
 """A bounded, sampled window of served inputs and predictions, kept on disk for drift checks.
 
 Format: JSON lines, one per sampled row: ``{"ts": <unix seconds>, "model_version": "3",
-"features": {...}, "probability": 0.42}``. The file is compacted to the newest ``max_rows``
-rows whenever it grows past twice that, so it stays bounded without a background job.
+"features": {...}, "output": 0.42}``; the output is what prediction drift watches for the
+task (``model/metrics.py``: the positive probability, the predicted class or the value).
+The file is compacted to the newest ``max_rows`` rows whenever it grows past twice that, so
+it stays bounded without a background job.
 ``record`` only queues rows: a background thread encodes and appends them once a second, so
 the serving path never touches the file; ``flush()`` writes the rest (at shutdown).
 """
@@ -27,18 +29,18 @@ class PredictionWindow:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._rows_on_disk: int | None = None
-        self._pending: list[tuple[float, str, Sequence[Mapping[str, Any]], Sequence[float]]] = []
+        self._pending: list[tuple[float, str, Sequence[Mapping[str, Any]], Sequence[Any]]] = []
         self._io_lock = threading.RLock()
         self._flusher: threading.Thread | None = None
 
     def record(
-        self, rows: Sequence[Mapping[str, Any]], probabilities: Sequence[float], version: str
+        self, rows: Sequence[Mapping[str, Any]], outputs: Sequence[Any], version: str
     ) -> None:
         """Queue rows for the window; a background thread writes them within a second."""
         if self.sample_rate <= 0:
             return
         with self._lock:
-            self._pending.append((time.time(), version, rows, probabilities))
+            self._pending.append((time.time(), version, rows, outputs))
             if self._flusher is None:
                 self._flusher = threading.Thread(
                     target=self._flush_forever, name="window-flush", daemon=True
@@ -57,14 +59,14 @@ class PredictionWindow:
                 pending, self._pending = self._pending, []
             sampled = [
                 (ts, v, r, p)
-                for ts, v, rows, probabilities in pending
-                for r, p in zip(rows, probabilities, strict=True)
+                for ts, v, rows, outputs in pending
+                for r, p in zip(rows, outputs, strict=True)
                 if self.sample_rate >= 1 or self._rng.random() < self.sample_rate
             ]
             # Only the newest max_rows can survive compaction: skip encoding the rest.
             lines = [
-                b'{"ts":%s,"model_version":%s,"features":%s,"probability":%s}'
-                % (orjson.dumps(ts), orjson.dumps(v), orjson.dumps(r), orjson.dumps(float(p)))
+                b'{"ts":%s,"model_version":%s,"features":%s,"output":%s}'
+                % (orjson.dumps(ts), orjson.dumps(v), orjson.dumps(r), orjson.dumps(p))
                 for ts, v, r, p in sampled[-self.max_rows :]
             ]
             if lines:

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,7 +29,8 @@ from pydantic import (
     create_model,
 )
 
-from ..data.schema import FEATURES, KEY, TIME
+from ..data.schema import FEATURES, KEY, LABEL, TASK, TIME
+from ..model.metrics import CLASSES, decide, monitored
 from ..monitoring.window import PredictionWindow
 from ..settings import ConfigError, Settings, get_settings
 from . import errors
@@ -47,7 +48,7 @@ from .errors import JsonResponse
 from .metrics import Metrics
 from .middleware import InFlight, ServingMiddleware
 from .model_state import ModelState
-from .scorer import CompiledScorer, top_contributions_rows
+from .scorer import EXPLAINED, Scorer, Scores, top_contributions_rows
 from .shadow import Score, Shadow, ShadowJob
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,42 @@ PUBLIC_TAGS = ("git.sha", "model_sha256", "gate.verdict", "production.at")
 ROUTES = {"/predict", "/explain", "/metadata", "/health", "/ready", "/metrics", "/admin/reload"}
 
 
-class Prediction(BaseModel):
-    prediction: int = Field(description="1 when probability >= 0.5")
-    probability: float
-    explanation: dict[str, float] = Field(
-        description="Top input columns by absolute log-odds contribution (exact for this model)"
-    )
+def _output_fields() -> dict[str, Any]:
+    """The answer's fields for the contract's task: class and probability, or the value."""
+    if CLASSES is None:
+        return {"prediction": (float, Field(description=f"The predicted {LABEL}"))}
+    label_type: Any = Literal[tuple(CLASSES)]
+    if TASK == "binary":
+        return {
+            "prediction": (
+                label_type,
+                Field(description=f"{CLASSES[1]} when probability >= model.decision_threshold"),
+            ),
+            "probability": (float, Field(description=f"P({LABEL} = {CLASSES[1]})")),
+        }
+    return {
+        "prediction": (label_type, Field(description="The most probable class")),
+        "probabilities": (dict[str, float], Field(description="P(class) for every class")),
+    }
+
+
+def _example_output() -> dict[str, Any]:
+    if CLASSES is None:
+        return {"prediction": 1234.5}
+    if TASK == "binary":
+        return {"prediction": CLASSES[1], "probability": 0.83}
+    share = round(1 / len(CLASSES), 3)
+    return {"prediction": CLASSES[0], "probabilities": {str(c): share for c in CLASSES}}
+
+
+Prediction: Any = create_model(
+    "Prediction",
+    **_output_fields(),
+    explanation=(
+        dict[str, float],
+        Field(description=f"Top input columns by absolute contribution to the {EXPLAINED}"),
+    ),
+)
 
 
 class PredictResponse(BaseModel):
@@ -77,13 +108,7 @@ class PredictResponse(BaseModel):
                     "request_id": "4be0c2d1a6f94e0f8d7f1b2a3c4d5e6f",
                     "model_name": "pilot",
                     "model_version": "3",
-                    "predictions": [
-                        {
-                            "prediction": 1,
-                            "probability": 0.83,
-                            "explanation": _EXAMPLE_EXPLANATION,
-                        }
-                    ],
+                    "predictions": [_example_output() | {"explanation": _EXAMPLE_EXPLANATION}],
                 }
             ]
         }
@@ -94,12 +119,15 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction]
 
 
-class Explanation(BaseModel):
-    probability: float
-    intercept: float = Field(description="Log-odds of the model before any input column")
-    contributions: dict[str, float] = Field(
-        description="Every input column's log-odds contribution; intercept + sum = log-odds"
-    )
+Explanation: Any = create_model(
+    "Explanation",
+    **_output_fields(),
+    base=(float, Field(description=f"The {EXPLAINED} before any input column")),
+    contributions=(
+        dict[str, float],
+        Field(description=f"Every input column's contribution; base + sum = the {EXPLAINED}"),
+    ),
+)
 
 
 class ExplainResponse(BaseModel):
@@ -176,14 +204,30 @@ def _join_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _scorer_outputs(scorer: CompiledScorer) -> Score:
+def _scorer_outputs(scorer: Scorer, threshold: float) -> Score:
     """A scorer as the decision log's ``output`` records (what the shadow writes)."""
 
     def score(rows: Any) -> list[dict[str, Any]]:
-        probabilities = scorer.score(rows).probability.tolist()
-        return [{"prediction": int(p >= 0.5), "probability": p} for p in probabilities]
+        return answers_of(scorer.score(rows), threshold)
 
     return score
+
+
+def answers_of(scores: Scores, threshold: float) -> list[dict[str, Any]]:
+    """What the service answers per row, for the contract's task (``model/metrics.py``)."""
+    decided = decide(scores.output, threshold).tolist()
+    if TASK == "binary":
+        probability = scores.output.tolist()
+        return [
+            {"prediction": d, "probability": p} for d, p in zip(decided, probability, strict=True)
+        ]
+    if TASK == "multiclass":
+        names = [str(c) for c in CLASSES or []]
+        return [
+            {"prediction": d, "probabilities": dict(zip(names, p, strict=True))}
+            for d, p in zip(decided, scores.output.tolist(), strict=True)
+        ]
+    return [{"prediction": v} for v in decided]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -212,7 +256,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.shadow_loaded.set(0 if loaded is None else 1)
         if loaded is None:
             return None
-        return loaded.ref.name, loaded.ref.version, _scorer_outputs(loaded.scorer)
+        scorer = _scorer_outputs(loaded.scorer, settings.model.decision_threshold)
+        return loaded.ref.name, loaded.ref.version, scorer
 
     shadow = Shadow(
         settings.path(settings.serving.decision_log_dir),
@@ -313,23 +358,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         records = [{c: r.__dict__[c] for c in FEATURES} for r in rows]
         joins = [_join_fields(r.__dict__) for r in rows]
         scores = loaded.scorer.score(records)
-        probabilities = scores.probability.tolist()
+        answers = answers_of(scores, settings.model.decision_threshold)
         top = top_contributions_rows(scores.contributions)
         out: list[dict[str, Any]]
         if full:
             out = [
-                {
-                    "probability": p,
-                    "intercept": scores.intercept,
+                a
+                | {
+                    "base": b,
                     "contributions": dict(zip(FEATURES, c.tolist(), strict=True)),
                 }
-                for p, c in zip(probabilities, scores.contributions, strict=True)
+                for a, b, c in zip(answers, scores.base.tolist(), scores.contributions, strict=True)
             ]
         else:
-            out = [
-                {"prediction": int(p >= 0.5), "probability": p, "explanation": t}
-                for p, t in zip(probabilities, top, strict=True)
-            ]
+            out = [a | {"explanation": t} for a, t in zip(answers, top, strict=True)]
         request_id = request.state.request_id
         ts = utc_now()
         latency_ms = round((time.perf_counter() - request.state.started) * 1000, 3)
@@ -342,12 +384,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "model_version": ref.version,
             "latency_ms": latency_ms,
         }
-        outputs = [{"prediction": int(p >= 0.5), "probability": p} for p in probabilities]
         lines = encode_decisions(
             common,
             [
-                {"inputs": r, "output": o, "explanation": t} | j
-                for r, o, t, j in zip(protect_rows(records), outputs, top, joins, strict=True)
+                {"inputs": r, "output": a, "explanation": t} | j
+                for r, a, t, j in zip(protect_rows(records), answers, top, joins, strict=True)
             ],
         )
         try:
@@ -359,8 +400,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.decision_log_failures.inc()
             raise HTTPException(503, "decision log unavailable; decision not made") from None
         if shadow_state is not None:  # after the champion's decision is durable; never waits
-            shadow.submit(ShadowJob(request_id, ts, ref.version, records, outputs))
-        window.record(records, probabilities, ref.version)
+            shadow.submit(ShadowJob(request_id, ts, ref.version, records, answers))
+        window.record(
+            records, monitored(scores.output, settings.model.decision_threshold), ref.version
+        )
         metrics.predicted(ref.version, len(records))
         head = {"request_id": request_id, "model_name": ref.name, "model_version": ref.version}
         return head, out
@@ -409,7 +452,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_model=ExplainResponse,
         responses=_errors(400, 401, 403, 413, 422, 503, 504),
         openapi_extra=body_doc | secured,
-        summary="Score with every column's exact log-odds contribution (logged as decisions)",
+        summary="Score with every column's exact contribution (logged as decisions)",
     )
     async def explain(request: Request) -> Any:
         key = authorize(request, "predict")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..model.registry import ModelRef, load_pipeline, resolve_alias
 from ..settings import Settings
-from .scorer import CompiledScorer
+from .scorer import Scorer, build_scorer
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class LoadedModel:
     ref: ModelRef
-    scorer: CompiledScorer
+    scorer: Scorer
     loaded_at: float = field(default_factory=time.time)
 
 
@@ -43,7 +43,7 @@ class ModelState:
     def load(self, settings: Settings) -> None:
         try:
             ref = resolve_alias(settings, self.alias)
-            self.current = LoadedModel(ref, CompiledScorer(load_pipeline(settings, ref)))
+            self.current = LoadedModel(ref, build_scorer(load_pipeline(settings, ref)))
         except Exception as exc:
             self.current = None
             self.reason = f"cannot load model '{self.target(settings)}': {exc}"
@@ -55,7 +55,7 @@ class ModelState:
             ref = resolve_alias(settings, self.alias)
             if self.current is not None and ref.version == self.current.ref.version:
                 return False
-            loaded = LoadedModel(ref, CompiledScorer(load_pipeline(settings, ref)))
+            loaded = LoadedModel(ref, build_scorer(load_pipeline(settings, ref)))
         except Exception as exc:
             if self.current is None:
                 self.reason = f"cannot load model '{self.target(settings)}': {exc}"

@@ -1,68 +1,162 @@
-"""The registered pipeline compiled to numpy: one fast, exact path for scores and reasons.
+"""The registered pipeline scored without pandas: one fast, exact path for outputs and reasons.
 
 A scikit-learn pipeline spends most of a one-row call in pandas and validation overhead.
-The fitted parameters (scaler, one-hot categories, coefficients) are read once at load,
-and scoring becomes a handful of numpy operations. ``tests/test_scorer.py`` proves the
-compiled scores equal the pipeline's to floating-point precision.
+The fitted transformer (scaler, one-hot categories) is compiled to numpy once at load; the
+model part is scored by the family's own fast path:
 
-Explanations are exact for this model family: a logistic regression's log-odds are the
-intercept plus coefficient times transformed value, so each input column's contribution is
-the sum of its transformed features' terms.
+- linear models: a dot product. Explanations are exact: the margin is the intercept plus
+  coefficient times transformed value, so each input column contributes its features' terms;
+- LightGBM trees (gradient boosting, random forest): the native booster on the same matrix
+  (one thread), explained by TreeSHAP (``pred_contrib``), whose values add up to the margin.
+
+The explained quantity is the model's *margin*: the log-odds of the positive class (binary),
+of the predicted class (multiclass, softmax margin) or the predicted value (regression);
+``base + sum(contributions) == margin`` for every row. ``tests/test_train.py`` proves the
+outputs equal the pipeline's and the additivity, for whichever family is configured.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from ..data.schema import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
+from ..data.schema import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES, TASK
+from ..model.metrics import CLASSES
 
 
 @dataclass(frozen=True)
 class Scores:
-    probability: np.ndarray  # (n,)
-    contributions: np.ndarray  # (n, len(FEATURES)) log-odds contribution per input column
-    intercept: float
+    output: np.ndarray  # as model/metrics.py: P(positive) (n,), P(class) (n, k) or value (n,)
+    contributions: np.ndarray  # (n, len(FEATURES)): each input column's share of the margin
+    base: np.ndarray  # (n,): the margin before any input column
 
 
-class CompiledScorer:
-    def __init__(self, pipeline: Pipeline) -> None:
-        transformer = pipeline.named_steps["features"]
-        model = pipeline.named_steps["model"]
-        # A contract without numeric (or categorical) features has no such step.
-        scaler = transformer.named_transformers_.get("num")
-        encoder = transformer.named_transformers_.get("cat")
-        coef = np.asarray(model.coef_[0], dtype=float)
+class Scorer(Protocol):
+    method: str
+
+    def score(self, rows: Sequence[Mapping[str, Any]]) -> Scores: ...
+
+
+EXPLAINED = {
+    "binary": f"log-odds of {LABEL} = {CLASSES[-1] if CLASSES else ''}",
+    "multiclass": "log-odds (softmax margin) of the predicted class",
+    "regression": f"the predicted {LABEL}",
+}[TASK]
+
+
+class Inputs:
+    """The fitted ColumnTransformer as numpy: rows -> the exact matrix the model saw."""
+
+    def __init__(self, transformer: Any) -> None:
         n_num = len(NUMERIC_FEATURES)
-        self.intercept = float(model.intercept_[0])
-        self._mean = np.asarray(scaler.mean_ if scaler is not None else [], dtype=float)
-        self._scale = np.asarray(scaler.scale_ if scaler is not None else [], dtype=float)
-        self._num_coef = coef[:n_num]
-        # For each categorical column: category -> its coefficient (unknown categories -> 0,
-        # as the encoder's handle_unknown="ignore" gives an all-zero row).
-        self._cat_weights: list[dict[str, float]] = []
+        self._mean = np.zeros(n_num)
+        self._scale = np.ones(n_num)
+        if n_num:
+            scaler = transformer.named_transformers_["num"]
+            self._mean = np.asarray(scaler.mean_, dtype=float)
+            self._scale = np.asarray(scaler.scale_, dtype=float)
+        # For each categorical column: category -> its one-hot column (unknown: all zero, as
+        # the encoder's handle_unknown="ignore").
+        self._cat_index: list[dict[str, int]] = []
+        groups = list(range(n_num))
         offset = n_num
-        for cats in encoder.categories_ if encoder is not None else []:
-            self._cat_weights.append({str(c): float(coef[offset + i]) for i, c in enumerate(cats)})
-            offset += len(cats)
+        if CATEGORICAL_FEATURES:
+            encoder = transformer.named_transformers_["cat"]
+            for j, cats in enumerate(encoder.categories_):
+                self._cat_index.append({str(c): offset + i for i, c in enumerate(cats)})
+                groups += [n_num + j] * len(cats)
+                offset += len(cats)
+        self.width = offset
+        # transformed column -> input column, to sum contributions per input column
+        self.group = np.zeros((offset, len(FEATURES)))
+        self.group[np.arange(offset), groups] = 1.0
+
+    def matrix(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        n, n_num = len(rows), len(NUMERIC_FEATURES)
+        x = np.zeros((n, self.width))
+        num = np.array([[r[c] for c in NUMERIC_FEATURES] for r in rows], dtype=float)
+        x[:, :n_num] = (num.reshape(n, n_num) - self._mean) / self._scale
+        for col, index in zip(CATEGORICAL_FEATURES, self._cat_index, strict=True):
+            for i, r in enumerate(rows):
+                hit = index.get(str(r[col]))
+                if hit is not None:
+                    x[i, hit] = 1.0
+        return x
+
+
+def _link(margin: np.ndarray) -> np.ndarray:
+    """Margins (n, k') -> the task's output; k' is 1 except for multiclass."""
+    if TASK == "regression":
+        return np.asarray(margin[:, 0])
+    if TASK == "binary":
+        return np.asarray(1.0 / (1.0 + np.exp(-margin[:, 0])))
+    shifted = np.exp(margin - margin.max(axis=1, keepdims=True))
+    return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))
+
+
+def _explained(margin: np.ndarray) -> np.ndarray:
+    """Which margin column each row's explanation is about (the predicted class)."""
+    if margin.shape[1] == 1:
+        return np.zeros(len(margin), dtype=int)
+    return np.asarray(np.argmax(margin, axis=1))
+
+
+class LinearScorer:
+    method = "exact linear attribution (coefficient x transformed value)"
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        model = pipeline.named_steps["model"]
+        self.inputs = Inputs(pipeline.named_steps["features"])
+        self._coef = np.atleast_2d(np.asarray(model.coef_, dtype=float))  # (k', d)
+        self._intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=float))  # (k',)
+        if list(getattr(model, "classes_", CLASSES or [])) != (CLASSES or []):
+            raise ValueError("the model's classes differ from the contract's: retrain it")
 
     def score(self, rows: Sequence[Mapping[str, Any]]) -> Scores:
-        n = len(rows)
-        num = np.array([[r[c] for c in NUMERIC_FEATURES] for r in rows], dtype=float).reshape(
-            n, len(NUMERIC_FEATURES)
-        )
-        contrib = np.empty((n, len(FEATURES)))
-        contrib[:, : len(NUMERIC_FEATURES)] = (num - self._mean) / self._scale * self._num_coef
-        for j, (col, weights) in enumerate(
-            zip(CATEGORICAL_FEATURES, self._cat_weights, strict=True)
-        ):
-            contrib[:, len(NUMERIC_FEATURES) + j] = [weights.get(str(r[col]), 0.0) for r in rows]
-        logit = contrib.sum(axis=1) + self.intercept
-        return Scores(1.0 / (1.0 + np.exp(-logit)), contrib, self.intercept)
+        x = self.inputs.matrix(rows)
+        margin = x @ self._coef.T + self._intercept
+        which = _explained(margin)
+        terms = x * self._coef[which]
+        return Scores(_link(margin), terms @ self.inputs.group, self._intercept[which])
+
+
+class TreeScorer:
+    method = "TreeSHAP (LightGBM pred_contrib, exact for trees)"
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        model = pipeline.named_steps["model"]
+        self.inputs = Inputs(pipeline.named_steps["features"])
+        self._booster = model.booster_
+        if CLASSES is not None and list(model.classes_) != CLASSES:
+            raise ValueError("the model's classes differ from the contract's: retrain it")
+        # Random-forest mode sums its trees' raw scores; the model averages them.
+        rf = self._booster.params.get("boosting", model.boosting_type) == "rf"
+        self._scale = 1.0 / self._booster.current_iteration() if rf else 1.0
+        self._k = 1 if TASK != "multiclass" else len(CLASSES or [])
+
+    def score(self, rows: Sequence[Mapping[str, Any]]) -> Scores:
+        x = self.inputs.matrix(rows)
+        n, d = x.shape
+        raw = self._booster.predict(x, pred_contrib=True, num_threads=1) * self._scale
+        shap = np.asarray(raw).reshape(n, self._k, d + 1)  # per class: d values, then bias
+        margin = shap.sum(axis=2)
+        which = _explained(margin)
+        picked = shap[np.arange(n), which]
+        return Scores(_link(margin), picked[:, :d] @ self.inputs.group, picked[:, d])
+
+
+def build_scorer(pipeline: Pipeline) -> Scorer:
+    """The fast path for the pipeline's model family (add a family's scorer here)."""
+    model = pipeline.named_steps["model"]
+    if hasattr(model, "booster_"):
+        return TreeScorer(pipeline)
+    if hasattr(model, "coef_"):
+        return LinearScorer(pipeline)
+    raise ValueError(f"no fast scorer for {type(model).__name__}: add one in serving/scorer.py")
 
 
 def top_contributions(contrib_row: np.ndarray, k: int = 3) -> dict[str, float]:
@@ -78,3 +172,15 @@ def top_contributions_rows(contrib: np.ndarray, k: int = 3) -> list[dict[str, fl
         {FEATURES[i]: v for i, v in zip(idx, vals, strict=True)}
         for idx, vals in zip(order.tolist(), values, strict=True)
     ]
+
+
+METHODS = {
+    "linear": LinearScorer.method,
+    "gradient_boosting": TreeScorer.method,
+    "random_forest": TreeScorer.method,
+}
+
+
+def method_of(family: str) -> str:
+    """The explanation method of a model family (model card, docs)."""
+    return METHODS[family]
