@@ -15,6 +15,8 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 SCHEMA_VERSION = "1"
+# What the model predicts: "binary", "multiclass" or "regression" (batch output shapes follow).
+TASK = "binary"
 
 PLANS = ["basic", "standard", "premium"]
 REGIONS = ["north", "south", "east", "west"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ..data.schema import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
@@ -60,6 +61,19 @@ class CompiledScorer:
             zip(CATEGORICAL_FEATURES, self._cat_weights, strict=True)
         ):
             contrib[:, len(NUMERIC_FEATURES) + j] = [weights.get(str(r[col]), 0.0) for r in rows]
+        logit = contrib.sum(axis=1) + self.intercept
+        return Scores(1.0 / (1.0 + np.exp(-logit)), contrib, self.intercept)
+
+    def score_frame(self, frame: pd.DataFrame) -> Scores:
+        """``score`` for a whole frame at once, column by column (batch scoring)."""
+        num = frame[NUMERIC_FEATURES].to_numpy(dtype=float)
+        contrib = np.empty((len(frame), len(FEATURES)))
+        contrib[:, : len(NUMERIC_FEATURES)] = (num - self._mean) / self._scale * self._num_coef
+        for j, (col, weights) in enumerate(
+            zip(CATEGORICAL_FEATURES, self._cat_weights, strict=True)
+        ):
+            mapped = frame[col].astype("str").map(weights)
+            contrib[:, len(NUMERIC_FEATURES) + j] = mapped.fillna(0.0).to_numpy(dtype=float)
         logit = contrib.sum(axis=1) + self.intercept
         return Scores(1.0 / (1.0 + np.exp(-logit)), contrib, self.intercept)
 
