@@ -118,7 +118,7 @@ def published_batch(path: Path) -> str | None:
         meta = pq.read_schema(parts[0]).metadata or {}
     except (pa.ArrowException, OSError):
         return ""
-    return meta.get(BATCH_META, b"").decode()
+    return bytes(meta.get(BATCH_META, b"")).decode()
 
 
 def write_part(frame: pd.DataFrame, path: Path, batch_id: str) -> None:
@@ -200,7 +200,9 @@ def _run_local(
         result = score_chunk(raw, model, checkpoint.batch_id, explain, source.label)
         write_part(result.scored, staging / "parts" / f"part-{i:05d}.parquet", checkpoint.batch_id)
         if len(result.quarantined):
-            write_quarantine(result.quarantined, staging / "quarantine" / f"{i:05d}.jsonl", settings)
+            write_quarantine(
+                result.quarantined, staging / "quarantine" / f"{i:05d}.jsonl", settings
+            )
         checkpoint.chunk_hashes.append(digest)
         checkpoint.rows_read += result.rows_read
         checkpoint.rows_scored += len(result.scored)
@@ -285,7 +287,9 @@ def run_batch(
         checkpoint = run_spark(settings, source, model, staging, fresh, request.explain)
     else:
         checkpoint = _start(staging, fresh)
-        checkpoint = _run_local(settings, source, model, staging, checkpoint, request.explain, progress)
+        checkpoint = _run_local(
+            settings, source, model, staging, checkpoint, request.explain, progress
+        )
     if progress:
         progress.close()
     if checkpoint.rows_read == 0:
@@ -303,7 +307,9 @@ def run_batch(
     if dest.suffix:
         built = staging / "output.parquet"
         merge_parts(parts, built)
-    quarantine = publish_quarantine(sorted((staging / "quarantine").glob("*.jsonl")), settings, batch_id)
+    quarantine = publish_quarantine(
+        sorted((staging / "quarantine").glob("*.jsonl")), settings, batch_id
+    )
     publish(built, dest)
     shutil.rmtree(staging, ignore_errors=True)
 

@@ -71,7 +71,9 @@ def predict(model: BatchModel, frame: pd.DataFrame, explain: bool) -> dict[str, 
             scores = model.scorer.score_frame(features)
             probability = scores.probability
             if explain:
-                out["explanation"] = [json.dumps(t) for t in top_contributions_rows(scores.contributions)]
+                out["explanation"] = [
+                    json.dumps(t) for t in top_contributions_rows(scores.contributions)
+                ]
         else:
             probability = _call(model.pipeline.predict_proba, features, (n, 2))[:, 1]
         out["probability"] = probability.astype("float64")
@@ -91,13 +93,17 @@ def predict(model: BatchModel, frame: pd.DataFrame, explain: bool) -> dict[str, 
     return out
 
 
-def output_frame(model: BatchModel, accepted: pd.DataFrame, batch_id: str, explain: bool) -> pd.DataFrame:
+def output_frame(
+    model: BatchModel, accepted: pd.DataFrame, batch_id: str, explain: bool
+) -> pd.DataFrame:
     """One output row per scored row: key, predictions, model name and version, batch id."""
     columns: dict[str, Any] = {KEY: accepted[KEY].astype("str").to_numpy(dtype=object)}
     columns |= predict(model, accepted, explain)
     frame = pd.DataFrame(columns)
     frame[KEY] = frame[KEY].astype("str")
-    for name, value in zip(META_COLUMNS, (model.ref.name, model.ref.version, batch_id), strict=True):
+    for name, value in zip(
+        META_COLUMNS, (model.ref.name, model.ref.version, batch_id), strict=True
+    ):
         frame[name] = pd.Series(value, index=frame.index, dtype="str")
     return frame
 

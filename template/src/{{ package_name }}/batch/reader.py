@@ -63,7 +63,9 @@ class BatchInput:
             raise
         except (pa.ArrowException, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-            raise BatchError(f"SOURCE {self.label}: not readable as {self.kind} ({reason})") from None
+            raise BatchError(
+                f"SOURCE {self.label}: not readable as {self.kind} ({reason})"
+            ) from None
 
     def _sql_chunks(self, rows: int) -> Iterator[pd.DataFrame]:
         engine = sa.create_engine(self.url)

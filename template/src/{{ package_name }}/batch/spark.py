@@ -63,7 +63,8 @@ def _combined(result: Any) -> pa.Table:
     rows = result.quarantined.drop(columns=FAILED).to_json(
         orient="records", lines=True, date_format="iso", default_handler=str
     )
-    bad_columns = [pa.nulls(n_bad, f.type) for f in scored.schema][:-2] + [
+    bad_columns = [
+        *[pa.nulls(n_bad, f.type) for f in scored.schema][:-2],
         pa.array(result.quarantined[FAILED].astype("str").tolist(), pa.string()),
         pa.array(rows.splitlines(), pa.string()),
     ]
@@ -103,7 +104,9 @@ def run_spark(
             yield from _combined(result).to_batches()
 
     sample = frame.limit(20).toPandas()
-    schema = from_arrow_schema(_combined(score_chunk(sample, model, batch_id, explain, label)).schema)
+    schema = from_arrow_schema(
+        _combined(score_chunk(sample, model, batch_id, explain, label)).schema
+    )
     out = frame.mapInArrow(score, schema).cache()
     try:
         read = out.count()

@@ -51,9 +51,7 @@ def scoring_schema() -> pa.DataFrameSchema:
     return CustomerSchema.to_schema().remove_columns([LABEL])
 
 
-def split_valid(
-    frame: pd.DataFrame, label: str, schema: pa.DataFrameSchema | None = None
-) -> Split:
+def split_valid(frame: pd.DataFrame, label: str, schema: pa.DataFrameSchema | None = None) -> Split:
     """Validate a conformed frame row by row (the contract, or ``schema``); see the docstring."""
     contract = schema if schema is not None else CustomerSchema
     frame = frame.reset_index(drop=True)
