@@ -264,9 +264,11 @@ def run_batch(
     """Score SOURCE into DEST; returns the batch record (also written, see ``record``)."""
     from ..model.promote import actor_name
 
-    batch_id = check_batch_id(request.batch_id or default_batch_id())
+    # strftime fields (nightly-%Y-%m-%d) name a scheduled run's day: its retries resume it.
+    now = datetime.now(UTC)
+    batch_id = check_batch_id(now.strftime(request.batch_id) if request.batch_id else default_batch_id())
     source = open_input(request.source, settings)
-    dest = resolve_dest(request.dest, settings, source)
+    dest = resolve_dest(now.strftime(request.dest), settings, source)
     existing = published_batch(dest)
     if existing is not None and existing != batch_id:
         held = f"batch {existing}" if existing else "something else"

@@ -1,7 +1,8 @@
 """Inputs of a batch, read in chunks so memory stays flat whatever the input size.
 
 SOURCE is a ``.csv`` / ``.parquet`` file, a directory of them, or ``sql:TABLE`` /
-``sql:SELECT ...`` through the configured SQL source (``data.url``). A table is read in key
+``sql:SELECT ...`` through the configured SQL source (``data.url``; ``sql:`` alone reads
+``data.table``). A table is read in key
 order so chunks, and therefore checkpoints, are the same on every run.
 """
 
@@ -129,8 +130,7 @@ def open_input(source: str, settings: Settings) -> BatchInput:
 def _sql_input(what: str, settings: Settings) -> BatchInput:
     url = settings.sqlite_abs(settings.data.url)
     shown = safe_url(url)
-    if not what:
-        raise BatchError("SOURCE sql: name a table (sql:TABLE) or a query (sql:SELECT ...)")
+    what = what or settings.data.table  # `sql:` alone: the configured table
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         raise BatchError(f"SOURCE sql:{what}: database {shown} is unreachable (no such file)")
     engine = sa.create_engine(
