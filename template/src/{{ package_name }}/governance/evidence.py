@@ -75,6 +75,7 @@ INGEST = "tests/test_ingest.py::"
 SQL = "tests/test_source_sql.py::"
 RAILS = "tests/test_rails.py::"
 DRIFT = "tests/test_drift.py::"
+BATCH = "tests/test_batch.py::"
 
 ML_TEST_SCORE: dict[Section, tuple[Item, ...]] = {
     "data": (
@@ -224,6 +225,8 @@ ML_TEST_SCORE: dict[Section, tuple[Item, ...]] = {
             (
                 Test(INGEST + "test_bad_rows_are_quarantined_with_reasons"),
                 Test("tests/test_api.py::test_bad_input_is_a_4xx_naming_the_field"),
+                # batch decisions: the same contract and quarantine as online
+                Test(BATCH + "test_every_row_is_scored_or_quarantined_and_pii_stays_out"),
             ),
         ),
         Item(

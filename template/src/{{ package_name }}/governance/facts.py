@@ -211,9 +211,31 @@ class Facts:
         where = getattr(self.settings.serving, "decision_log_dir", None)
         if where is None:
             return "MISSING: the service keeps no decision log yet (`serving.decision_log_dir`)."
-        return (
+        online = (
             f"Each decision is appended as one JSON line under `{where}` (request id, model "
             f"version, inputs, output, explanation), by [serving/]({CODE}/serving/)."
+        )
+        return f"{online}\n\n{self.batch_decisions()}"
+
+    def batch_decisions(self) -> str:
+        """Batch decisions: each output row names its model version and batch; one record each."""
+        where = self.settings.batch.records_dir
+        text = (
+            f"Batch decisions (`score`, [batch/]({CODE}/batch/)) carry the entity key, model "
+            f"name and version and the batch id on every output row; each batch writes one "
+            f"record under `{where}` (input URI and content hash, rows read, scored and "
+            "quarantined, model version, start and end, actor and reason; `audit --batch`)."
+        )
+        records = sorted(self.settings.path(where).glob("*.json"))
+        if not records:
+            return text + " No batch has run yet."
+        last = json.loads(max(records, key=lambda p: p.stat().st_mtime).read_text())
+        return text + (
+            f" Latest: `{last.get('batch_id')}` at {last.get('finished_at')}, "
+            f"{last.get('rows_read')} rows read = {last.get('rows_scored')} scored + "
+            f"{last.get('rows_quarantined')} quarantined, model version "
+            f"{last.get('model', {}).get('version')}, input `{last.get('input', {}).get('uri')}` "
+            f"({last.get('input', {}).get('content_hash')})."
         )
 
     def explainability(self) -> str:
