@@ -266,7 +266,9 @@ def run_batch(
 
     # strftime fields (nightly-%Y-%m-%d) name a scheduled run's day: its retries resume it.
     now = datetime.now(UTC)
-    batch_id = check_batch_id(now.strftime(request.batch_id) if request.batch_id else default_batch_id())
+    batch_id = check_batch_id(
+        now.strftime(request.batch_id) if request.batch_id else default_batch_id()
+    )
     source = open_input(request.source, settings)
     dest = resolve_dest(now.strftime(request.dest), settings, source)
     existing = published_batch(dest)
