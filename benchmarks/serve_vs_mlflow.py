@@ -360,6 +360,10 @@ def main() -> int:
     if args.write_doc:
         doc = ROOT / "docs" / "benchmark.md"
         doc.parent.mkdir(exist_ok=True)
+        # Other benchmarks record their sections after a marker line (batch_score.py): keep them.
+        old = doc.read_text() if doc.exists() else ""
+        mark = "<!-- batch_score.py -->"
+        others = old[old.index(mark) :] if mark in old else ""
         doc.write_text(
             "# Benchmark: the generated service against `mlflow models serve`\n\n"
             "Produced by `python benchmarks/serve_vs_mlflow.py --write-doc` (the latest run is "
@@ -374,7 +378,7 @@ def main() -> int:
             "Ours answers only after the decision-log record is on disk (group commit: one "
             "`fdatasync` covers every request that arrived during the previous one), checks the "
             "API key and validates each row against the data contract. Ratios matter more than "
-            "absolute figures: the machine may be shared.\n"
+            "absolute figures: the machine may be shared.\n" + ("\n" + others if others else "")
         )
         print(f"\nwrote {doc.relative_to(ROOT)}")
     shutil.rmtree(decisions, ignore_errors=True)
