@@ -69,6 +69,8 @@ elif mode in ("local", "spark"):
     source = sys.argv[5]
     dest = data / f"out-{mode}-{Path(source).name}"
     shutil.rmtree(dest, ignore_errors=True)
+    # Model loading (MLflow imports, registry, artifact) is not timed, as for the peer.
+    import_module(f"{package}.batch.predict").load_model(settings, None, None)
     started = time.perf_counter()
     record = batch.run_batch(
         settings,
