@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -106,6 +107,8 @@ def resolve_dest(dest: str, settings: Settings, source: BatchInput) -> Path:
         raise BatchError(f"DEST {path}: cannot create {parent} ({exc.strerror})") from None
     if path.exists() and path.suffix and path.is_dir():
         raise BatchError(f"DEST {path}: is a directory, not a .parquet file")
+    if not os.access(parent, os.W_OK):
+        raise BatchError(f"DEST {path}: {parent} is not writable")
     return path
 
 
@@ -285,16 +288,19 @@ def run_batch(
     fresh = Checkpoint(
         batch_id, fingerprint, model.ref.version, settings.batch.chunk_rows, request.explain, _now()
     )
-    if request.engine == "spark":
-        from .spark import run_spark
+    try:
+        if request.engine == "spark":
+            from .spark import run_spark
 
-        shutil.rmtree(staging, ignore_errors=True)  # Spark retries tasks; a driver restarts whole
-        checkpoint = run_spark(settings, source, model, staging, fresh, request.explain)
-    else:
-        checkpoint = _start(staging, fresh)
-        checkpoint = _run_local(
-            settings, source, model, staging, checkpoint, request.explain, progress
-        )
+            shutil.rmtree(staging, ignore_errors=True)  # Spark retries tasks; a driver reruns
+            checkpoint = run_spark(settings, source, model, staging, fresh, request.explain)
+        else:
+            checkpoint = _start(staging, fresh)
+            checkpoint = _run_local(
+                settings, source, model, staging, checkpoint, request.explain, progress
+            )
+    except OSError as exc:  # disk full, permissions: the checkpoints stay for a resume
+        raise BatchError(f"DEST {dest}: cannot write ({exc.strerror or exc})") from None
     if progress:
         progress.close()
     if checkpoint.rows_read == 0:

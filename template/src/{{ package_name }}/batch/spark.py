@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,17 +81,45 @@ def run_spark(
     checkpoint: Any,
     explain: bool,
 ) -> Any:
-    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    from .job import score_chunk, write_part, write_quarantine
-
     if source.kind == "sql":
         raise BatchError(
             "--engine spark reads files (Parquet, CSV); score SQL with --engine local or read"
             " it with Spark's JDBC source into Parquet first"
         )
     spark = session(settings)
+    try:
+        return _run(spark, settings, source, model, staging, checkpoint, explain)
+    except BatchError:
+        raise
+    except Exception as exc:
+        if not type(exc).__module__.startswith(("pyspark", "py4j")):
+            raise
+        raise BatchError(f"--engine spark: {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    """One line from a Spark error (a BatchError raised on an executor keeps its own text)."""
+    text = str(exc)
+    found = re.search(r"BatchError: (.+)", text)
+    if found:
+        return found.group(1).strip()
+    return (text.strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _run(
+    spark: Any,
+    settings: Settings,
+    source: BatchInput,
+    model: BatchModel,
+    staging: Path,
+    checkpoint: Any,
+    explain: bool,
+) -> Any:
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    from .job import score_chunk, write_part, write_quarantine
+
     paths = [str(p) for p in source.files]
     if source.kind == "parquet":
         frame = spark.read.parquet(*paths)
