@@ -93,6 +93,11 @@ elif mode == "pyfunc":
     started = time.perf_counter()
     model.predict(features)
     out = {"seconds": time.perf_counter() - started, "rows": len(features)}
+    # The pilot's own prediction step on the same frame, for a prediction-only comparison.
+    scorer = __import__(f"{package}.batch.predict", fromlist=["x"]).load_model(settings, None, None)
+    started = time.perf_counter()
+    scorer.scorer.score_frame(frame)
+    out["compiled_seconds"] = time.perf_counter() - started
 out["peak_rss_mb"] = rss_mb()
 print("RESULT " + json.dumps(out))
 """
@@ -184,11 +189,18 @@ def main() -> int:
             f"| {name} | {r['rows']:,.0f} | {r['seconds']:.2f} | {rate(r):,.0f} | "
             f"{r['peak_rss_mb']:.0f} |"
         )
+    compiled = {"rows": peer["rows"], "seconds": peer["compiled_seconds"], "peak_rss_mb": 0}
+    lines.insert(
+        3,
+        f"| pilot's CompiledScorer.score_frame, same frame (prediction only) | "
+        f"{compiled['rows']:,.0f} | {compiled['seconds']:.2f} | {rate(compiled):,.0f} | - |",
+    )
     speed = rate(local1) / rate(peer)
     growth = local10["peak_rss_mb"] / local1["peak_rss_mb"] - 1
     ok = lambda good: "met" if good else "NOT met"  # noqa: E731
     summary = [
         f"- local `score` rows/s: {speed:.2f}x pyfunc predict (target >= 3x): {ok(speed >= 3)}",
+        f"- prediction step alone: CompiledScorer {rate(compiled) / rate(peer):.1f}x pyfunc",
         f"- peak RSS 10x vs 1x: {growth:+.0%} (target <= +20%): {ok(growth <= 0.2)}",
         "- Spark: "
         + (

@@ -27,10 +27,10 @@ from ..data.errors import DataError
 from ..data.lineage import code_version
 from ..data.privacy import apply_pii_policy
 from ..data.quality import CONTRACT_COLUMNS, FAILED, scoring_schema, split_valid
-from ..data.schema import LABEL, SCHEMA_VERSION, TASK
+from ..data.schema import LABEL, SCHEMA_VERSION
 from ..settings import Settings
 from .errors import BatchError
-from .predict import BatchModel, load_model, output_frame
+from .predict import TASK, BatchModel, load_model, output_frame
 from .progress import Progress
 from .reader import BatchInput, chunk_hash, open_input
 from .record import check_batch_id, write_record

@@ -14,13 +14,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.schema import FEATURES, KEY, TASK
+from ..data import schema as contract
+from ..data.schema import FEATURES, KEY
 from ..model.registry import ModelRef, RegistryError, find_alias, get_version, load_pipeline
 from ..serving.scorer import CompiledScorer, top_contributions_rows
 from ..settings import Settings
 from .errors import BatchError
 
 META_COLUMNS = ("model_name", "model_version", "batch_id")
+# data/schema.py belongs to the user once the pilot exists (copier update skips it): a contract
+# from before TASK existed is a binary one.
+TASK: str = getattr(contract, "TASK", "binary")
 
 
 @dataclass(frozen=True)
