@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import subprocess
 import sys
@@ -221,17 +220,17 @@ def main() -> int:
             "`--project DIR` to reuse a trained pilot). Same registered model, same input "
             "(the pilot's synthetic rows as Parquet), each run in a fresh process of the "
             "pilot's environment.\n\n"
-            f"Run: {started}, on {where}, Python {platform.python_version()}.\n\n"
+            f"Run: {started}, on {where}.\n\n"
             + "\n".join(lines)
             + "\n\n"
             + "\n".join(summary)
             + "\n\n"
             "`score` does far more per row than the peer: it reads the file in chunks, "
-            "validates every row with the pandera contract (the bulk of its time), quarantines "
-            "failures, writes Parquet and the batch record. pyfunc only predicts on a frame "
-            "already in memory, so its memory grows with the input while `score`'s stays "
-            "bounded by the chunk size (`APP_BATCH__CHUNK_ROWS`). Ratios matter more than "
-            "absolute figures: the machine may be shared.\n"
+            "validates every row with the pandera contract (the largest share of its time), "
+            "quarantines failures, writes Parquet and the batch record. pyfunc only "
+            "predicts on a frame already in memory, so its memory grows with the input "
+            "while `score`'s stays bounded by the chunk size (`APP_BATCH__CHUNK_ROWS`). "
+            "Ratios matter more than absolute figures: the machine may be shared.\n"
         )
         print(f"\nwrote {doc.relative_to(ROOT)}")
     return 0
