@@ -9,11 +9,12 @@ fails, never skips, if PySpark or Java is missing.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import IN_CI, require_binary, uv_run
+from .conftest import IN_CI, UV, require_binary, uv_run
 
 pytestmark = pytest.mark.generated
 
@@ -21,6 +22,16 @@ pytestmark = pytest.mark.generated
 def test_pilot_spark_batch_test_passes_with_the_spark_group(default_project: Path) -> None:
     require_binary("java", "Spark needs Java 17")
     env = {"CI": "true"} if IN_CI else {}
+    try:
+        run_spark_test(default_project, env)
+    finally:  # the shared pilot goes back to its default environment (an exact sync)
+        clean = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+        subprocess.run(
+            [UV, "sync", "-q", "--locked"], cwd=default_project, env=clean, check=True, timeout=600
+        )
+
+
+def run_spark_test(default_project: Path, env: dict[str, str]) -> None:
     proc = uv_run(
         default_project,
         "--group",
