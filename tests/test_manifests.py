@@ -91,6 +91,8 @@ def test_overlay_renders_and_validates_against_kubernetes_schemas(
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
         "NetworkPolicy",
+        "CronJob",
+        "PersistentVolumeClaim",
     }
     operator = {"ServiceMonitor", "PrometheusRule"} if env != "dev" else set()
     assert set(docs) == core | operator | ({"CronJob"} if env == "staging" else set())
@@ -136,6 +138,28 @@ def test_overlay_renders_and_validates_against_kubernetes_schemas(
     refs |= {v["secret"]["secretName"] for v in volumes.values() if "secret" in v}
     assert refs == {f"{slug}-secrets"}
     assert "kind: Secret" not in rendered
+    check_batch_cronjob(docs, slug)
+
+
+def check_batch_cronjob(docs: dict[str, dict[str, Any]], slug: str) -> None:
+    """The nightly batch: hardened like the API, resumable (dated batch id), durable volume."""
+    cron = docs["CronJob"]["spec"]
+    assert cron["concurrencyPolicy"] == "Forbid"
+    pod = cron["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    assert container["image"].startswith(slug)
+    args = container["args"]
+    assert args[0] == "score"
+    assert any(a.startswith("--batch-id=") and "%Y" in a for a in args)
+    assert any(a.startswith("--reason=") for a in args)
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    claim = volumes["batch"]["persistentVolumeClaim"]["claimName"]
+    assert claim == docs["PersistentVolumeClaim"]["metadata"]["name"]
+    secrets = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
+    assert secrets == {f"{slug}-secrets"}
 
 
 def test_monitoring_resources_scrape_the_service_and_carry_the_alert_rules(
@@ -184,13 +208,20 @@ def test_monitoring_resources_scrape_the_service_and_carry_the_alert_rules(
 
 def test_environments_differ_where_they_should(project: Path) -> None:
     hpa = {}
+    schedules = {}
     for env in ENVIRONMENTS:
         docs = by_kind(list(yaml.safe_load_all(kustomize(project / "deploy/k8s/overlays" / env))))
         hpa[env] = docs["HorizontalPodAutoscaler"]["spec"]["minReplicas"]
+        cron = docs["CronJob"]["spec"]
+        schedules[env] = (cron["schedule"], cron.get("suspend", False))
         pdb = docs["PodDisruptionBudget"]["spec"]
         # a single dev replica must not block node drains
         assert ("maxUnavailable" in pdb) == (env == "dev")
     assert hpa["dev"] < hpa["staging"] < hpa["prod"]
+    # the batch: nightly in prod, its own schedule in staging, only by hand in dev
+    assert schedules["prod"] == ("30 2 * * *", False)
+    assert schedules["staging"][0] != schedules["prod"][0] and not schedules["staging"][1]
+    assert schedules["dev"][1] is True
 
 
 def test_strict_validation_catches_mistakes(project: Path, tmp_path: Path) -> None:

@@ -31,6 +31,8 @@ PIPELINE_COMMANDS = [
     "deploy/k8s/deploy.sh prod",
     "promtool check rules deploy/monitoring/alerts.yaml",
     "promtool test rules deploy/monitoring/alerts.test.yaml",
+    "pytest -m spark",
+    " score --input",
 ]
 
 
@@ -102,6 +104,19 @@ def test_pipeline_runs_every_stage(provider: str, github: Path, gitlab: Path) ->
     missing = [c for c in PIPELINE_COMMANDS if c not in text]
     assert not missing, missing
     assert "trivy" in text  # image vulnerability scan
+
+
+def test_batch_can_be_dispatched_with_its_reason_and_batch_id(github: Path, gitlab: Path) -> None:
+    workflow = yaml.safe_load((github / ".github" / "workflows" / "batch.yml").read_text())
+    inputs = workflow[True]["workflow_dispatch"]["inputs"]  # YAML 1.1 reads `on` as True
+    assert {"input", "output", "batch-id", "reason", "engine", "environment"} <= set(inputs)
+    assert inputs["reason"]["required"] is True
+    (job,) = workflow["jobs"].values()
+    assert job["env"]["REASON"] == "${{ inputs.reason }}"  # as a variable, never in the script
+    assert all("${{" not in step.get("run", "") for step in job["steps"])
+    batch = yaml.safe_load((gitlab / ".gitlab" / "ci" / "batch.yml").read_text())["batch"]
+    assert batch["rules"] == [{"if": "$BATCH_REASON && $BATCH_ID"}]
+    assert "var/batches/" in batch["artifacts"]["paths"]
 
 
 def jobs(project: Path) -> dict[str, Any]:

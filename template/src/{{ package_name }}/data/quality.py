@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 import pandera.errors as pa_errors
+import pandera.pandas as pa
 
 from .errors import DataError
-from .schema import KEY, RENAMES, PilotSchema
+from .schema import KEY, LABEL, RENAMES, PilotSchema
 
 CONTRACT_COLUMNS: list[str] = list(PilotSchema.to_schema().columns)
 FAILED = "_failed_checks"
@@ -49,8 +50,14 @@ def conform(frame: pd.DataFrame, label: str, rename: dict[str, str] | None = Non
     return frame[CONTRACT_COLUMNS].reset_index(drop=True)
 
 
-def split_valid(frame: pd.DataFrame, label: str) -> Split:
-    """Validate a conformed frame row by row; see the module docstring."""
+def scoring_schema() -> pa.DataFrameSchema:
+    """The contract for rows to score: every column but the label (scored rows have none yet)."""
+    return PilotSchema.to_schema().remove_columns([LABEL])
+
+
+def split_valid(frame: pd.DataFrame, label: str, schema: pa.DataFrameSchema | None = None) -> Split:
+    """Validate a conformed frame row by row (the contract, or ``schema``); see the docstring."""
+    contract = schema if schema is not None else PilotSchema
     frame = frame.reset_index(drop=True)
     reasons: dict[int, list[str]] = {}
     remaining = frame
@@ -62,7 +69,7 @@ def split_valid(frame: pd.DataFrame, label: str) -> Split:
             accepted = remaining
             break
         try:
-            accepted = PilotSchema.validate(remaining, lazy=True)
+            accepted = contract.validate(remaining, lazy=True)
             break
         except pa_errors.SchemaErrors as exc:
             cases = exc.failure_cases

@@ -84,6 +84,7 @@ RAILS = "tests/test_rails.py::"
 DRIFT = "tests/test_drift.py::"
 OUTCOMES = "tests/test_outcomes.py::"
 SHADOW = "tests/test_shadow.py::"
+BATCH = "tests/test_batch.py::"
 
 ML_TEST_SCORE: dict[Section, tuple[Item, ...]] = {
     "data": (
@@ -244,6 +245,8 @@ ML_TEST_SCORE: dict[Section, tuple[Item, ...]] = {
             (
                 Test(INGEST + "test_bad_rows_are_quarantined_with_reasons"),
                 Test("tests/test_api.py::test_bad_input_is_a_4xx_naming_the_field"),
+                # batch decisions: the same contract and quarantine as online
+                Test(BATCH + "test_every_row_is_scored_or_quarantined_and_pii_stays_out"),
             ),
         ),
         Item(

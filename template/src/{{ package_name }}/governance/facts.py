@@ -232,13 +232,35 @@ class Facts:
         from ..data.schema import KEY, TIME
 
         key = f"`{KEY}`" + (" (hashed: the contract marks it PII)" if KEY_IS_PII else "")
-        return (
+        online = (
             f"Each decision is appended as one JSON line under `{where}` (request id, time, "
             f"model version, inputs, output, explanation), by [serving/]({CODE}/serving/), "
             f"before the answer is sent. A request may carry the entity key {key} and event "
             f"time `{TIME}`: they are logged as `key` and `event_time` to join outcomes later "
             "and are never model inputs. A shadow model's predictions are logged beside, in "
             "`shadow-*.jsonl`, joined by request id and row."
+        )
+        return f"{online}\n\n{self.batch_decisions()}"
+
+    def batch_decisions(self) -> str:
+        """Batch decisions: each output row names its model version and batch; one record each."""
+        where = self.settings.batch.records_dir
+        text = (
+            f"Batch decisions (`score`, [batch/]({CODE}/batch/)) carry the entity key, model "
+            f"name and version and the batch id on every output row; each batch writes one "
+            f"record under `{where}` (input URI and content hash, rows read, scored and "
+            "quarantined, model version, start and end, actor and reason; `audit --batch`)."
+        )
+        records = sorted(self.settings.path(where).glob("*.json"))
+        if not records:
+            return text + " No batch has run yet."
+        last = json.loads(max(records, key=lambda p: p.stat().st_mtime).read_text())
+        return text + (
+            f" Latest: `{last.get('batch_id')}` at {last.get('finished_at')}, "
+            f"{last.get('rows_read')} rows read = {last.get('rows_scored')} scored + "
+            f"{last.get('rows_quarantined')} quarantined, model version "
+            f"{last.get('model', {}).get('version')}, input `{last.get('input', {}).get('uri')}` "
+            f"({last.get('input', {}).get('content_hash')})."
         )
 
     def live_quality(self) -> str:

@@ -40,6 +40,10 @@ class Scorer(Protocol):
 
     def score(self, rows: Sequence[Mapping[str, Any]]) -> Scores: ...
 
+    def score_frame(self, frame: Any) -> Scores:
+        """``score`` for a whole pandas frame of feature columns (batch scoring)."""
+        ...
+
 
 EXPLAINED = {
     "binary": f"log-odds of {LABEL} = {CLASSES[-1] if CLASSES else ''}",
@@ -87,6 +91,19 @@ class Inputs:
                     x[i, hit] = 1.0
         return x
 
+    def frame_matrix(self, frame: Any) -> np.ndarray:
+        """``matrix`` for a pandas frame, column by column: the same numbers, vectorised."""
+        n, n_num = len(frame), len(NUMERIC_FEATURES)
+        x = np.zeros((n, self.width))
+        if n_num:
+            num = frame[NUMERIC_FEATURES].to_numpy(dtype=float)
+            x[:, :n_num] = (num - self._mean) / self._scale
+        for col, index in zip(CATEGORICAL_FEATURES, self._cat_index, strict=True):
+            hits = frame[col].astype("str").map(index)
+            known = hits.notna().to_numpy()
+            x[np.flatnonzero(known), hits[known].to_numpy(dtype=int)] = 1.0
+        return x
+
 
 def _link(margin: np.ndarray) -> np.ndarray:
     """Margins (n, k') -> the task's output; k' is 1 except for multiclass."""
@@ -117,7 +134,12 @@ class LinearScorer:
             raise ValueError("the model's classes differ from the contract's: retrain it")
 
     def score(self, rows: Sequence[Mapping[str, Any]]) -> Scores:
-        x = self.inputs.matrix(rows)
+        return self._scores(self.inputs.matrix(rows))
+
+    def score_frame(self, frame: Any) -> Scores:
+        return self._scores(self.inputs.frame_matrix(frame))
+
+    def _scores(self, x: np.ndarray) -> Scores:
         margin = x @ self._coef.T + self._intercept
         which = _explained(margin)
         terms = x * self._coef[which]
@@ -139,8 +161,15 @@ class TreeScorer:
         self._k = 1 if TASK != "multiclass" else len(CLASSES or [])
 
     def score(self, rows: Sequence[Mapping[str, Any]]) -> Scores:
-        x = self.inputs.matrix(rows)
+        return self._scores(self.inputs.matrix(rows))
+
+    def score_frame(self, frame: Any) -> Scores:
+        return self._scores(self.inputs.frame_matrix(frame))
+
+    def _scores(self, x: np.ndarray) -> Scores:
         n, d = x.shape
+        if n == 0:  # LightGBM refuses an empty matrix
+            return Scores(_link(np.zeros((0, self._k))), np.zeros((0, len(FEATURES))), np.zeros(0))
         raw = self._booster.predict(x, pred_contrib=True, num_threads=1) * self._scale
         shap = np.asarray(raw).reshape(n, self._k, d + 1)  # per class: d values, then bias
         margin = shap.sum(axis=2)

@@ -1,0 +1,356 @@
+"""The batch job: chunk loop, checkpoints, atomic publishing and the batch record.
+
+Each chunk is validated, scored and written as its own Parquet part in a staging directory
+next to DEST, then the checkpoint records it; a run that dies resumes after the last
+checkpointed chunk (same batch id, same input, same model) or refuses with one line. Only a
+finished run is published: parts are merged (file DEST) or renamed (directory DEST) into
+place, so readers never see half an output, and the same batch id on the same input gives
+byte-identical output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..data.errors import DataError
+from ..data.lineage import code_version
+from ..data.privacy import apply_pii_policy
+from ..data.quality import CONTRACT_COLUMNS, FAILED, scoring_schema, split_valid
+from ..data.schema import LABEL, SCHEMA_VERSION, TASK
+from ..settings import Settings
+from .errors import BatchError
+from .predict import BatchModel, load_model, output_frame
+from .progress import Progress
+from .reader import BatchInput, chunk_hash, open_input
+from .record import check_batch_id, write_record
+
+Engine = Literal["local", "spark"]
+INPUT_COLUMNS = [c for c in CONTRACT_COLUMNS if c != LABEL]  # the label is what we predict
+BATCH_META = b"batch_id"
+CHECKPOINT = "checkpoint.json"
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    source: str
+    dest: str
+    reason: str
+    actor: str | None = None
+    batch_id: str | None = None
+    engine: Engine = "local"
+    alias: str | None = None
+    version: str | None = None
+    explain: bool = False
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    rows_read: int
+    scored: pd.DataFrame  # the output rows
+    quarantined: pd.DataFrame  # the rows as read (PII not yet protected) + _failed_checks
+
+
+@dataclass
+class Checkpoint:
+    batch_id: str
+    fingerprint: str
+    model_version: str
+    chunk_rows: int
+    explain: bool
+    started_at: str
+    chunk_hashes: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    rows_scored: int = 0
+    rows_quarantined: int = 0
+    resumed: int = 0
+
+
+def score_chunk(
+    raw: pd.DataFrame, model: BatchModel, batch_id: str, explain: bool, label: str
+) -> ChunkResult:
+    """Validate one chunk with the contract and score what passes (both engines call this)."""
+    missing = [c for c in INPUT_COLUMNS if c not in raw.columns]
+    if missing:
+        raise BatchError(f"SOURCE {label}: missing columns {', '.join(missing)}")
+    try:
+        split = split_valid(raw[INPUT_COLUMNS], label, scoring_schema())
+    except DataError as exc:
+        raise BatchError(str(exc)) from None
+    scored = output_frame(model, split.accepted, batch_id, explain)
+    assert len(scored) + len(split.quarantined) == len(raw), "row accounting broke"
+    return ChunkResult(len(raw), scored, split.quarantined)
+
+
+def resolve_dest(dest: str, settings: Settings, source: BatchInput) -> Path:
+    path = settings.path(dest)
+    if path.suffix and path.suffix.lower() != ".parquet":
+        raise BatchError(f"DEST {path}: must be a .parquet file or a directory (no suffix)")
+    if path.resolve() in {f.resolve() for f in source.files}:
+        raise BatchError(f"DEST {path}: is the input; write the scores elsewhere")
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise BatchError(f"DEST {path}: {parent} is not a directory")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BatchError(f"DEST {path}: cannot create {parent} ({exc.strerror})") from None
+    if path.exists() and path.suffix and path.is_dir():
+        raise BatchError(f"DEST {path}: is a directory, not a .parquet file")
+    if not os.access(parent, os.W_OK):
+        raise BatchError(f"DEST {path}: {parent} is not writable")
+    return path
+
+
+def published_batch(path: Path) -> str | None:
+    """The batch id stored in an existing output (None when there is none)."""
+    parts = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    if not path.exists() or not parts:
+        return None
+    try:
+        meta = pq.read_schema(parts[0]).metadata or {}
+    except (pa.ArrowException, OSError):
+        return ""
+    return bytes(meta.get(BATCH_META, b"")).decode()
+
+
+def write_part(frame: pd.DataFrame, path: Path, batch_id: str) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata(
+        (table.schema.metadata or {}) | {BATCH_META: batch_id.encode()}
+    )
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(path)
+
+
+def write_quarantine(frame: pd.DataFrame, path: Path, settings: Settings) -> None:
+    ordered = [FAILED] + [c for c in frame.columns if c != FAILED]
+    protected = apply_pii_policy(frame[ordered], settings)  # as in ingestion: hashed or dropped
+    tmp = path.with_name(path.name + ".tmp")
+    protected.to_json(tmp, orient="records", lines=True, date_format="iso", default_handler=str)
+    tmp.replace(path)
+
+
+def _save(checkpoint: Checkpoint, staging: Path) -> None:
+    tmp = staging / (CHECKPOINT + ".tmp")
+    tmp.write_text(json.dumps(asdict(checkpoint)))
+    tmp.replace(staging / CHECKPOINT)
+
+
+def _start(staging: Path, fresh: Checkpoint) -> Checkpoint:
+    """The checkpoint to continue from: a matching unfinished run, or a fresh start."""
+    path = staging / CHECKPOINT
+    if not path.is_file():
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / "parts").mkdir(parents=True)
+        (staging / "quarantine").mkdir()
+        _save(fresh, staging)
+        return fresh
+    old = Checkpoint(**json.loads(path.read_text()))
+    if old.batch_id != fresh.batch_id:
+        raise BatchError(
+            f"DEST: an unfinished run of batch {old.batch_id} is in {staging}; resume it with"
+            f" --batch-id {old.batch_id} or delete that directory"
+        )
+    for what, before, now in (
+        ("input", old.fingerprint, fresh.fingerprint),
+        ("model version", old.model_version, fresh.model_version),
+        ("chunk size", old.chunk_rows, fresh.chunk_rows),
+        ("--explain choice", old.explain, fresh.explain),
+    ):
+        if before != now:
+            raise BatchError(
+                f"batch {old.batch_id}: cannot resume, the {what} changed since the interrupted"
+                f" run ({before} -> {now}); delete {staging} to start over"
+            )
+    old.resumed += 1
+    _save(old, staging)
+    return old
+
+
+def _run_local(
+    settings: Settings,
+    source: BatchInput,
+    model: BatchModel,
+    staging: Path,
+    checkpoint: Checkpoint,
+    explain: bool,
+    progress: Progress | None,
+) -> Checkpoint:
+    done = len(checkpoint.chunk_hashes)
+    for i, raw in enumerate(source.chunks(settings.batch.chunk_rows)):
+        # Files are pinned by the fingerprint of their bytes; a query's rows are hashed per chunk.
+        digest = chunk_hash(raw) if source.kind == "sql" else f"rows:{len(raw)}"
+        if i < done:
+            if digest != checkpoint.chunk_hashes[i]:
+                raise BatchError(
+                    f"batch {checkpoint.batch_id}: cannot resume, chunk {i} of {source.label}"
+                    f" changed since the interrupted run; delete {staging} to start over"
+                )
+            if progress:
+                progress.update(i, len(raw), skipped=True)
+            continue
+        result = score_chunk(raw, model, checkpoint.batch_id, explain, source.label)
+        write_part(result.scored, staging / "parts" / f"part-{i:05d}.parquet", checkpoint.batch_id)
+        if len(result.quarantined):
+            write_quarantine(
+                result.quarantined, staging / "quarantine" / f"{i:05d}.jsonl", settings
+            )
+        checkpoint.chunk_hashes.append(digest)
+        checkpoint.rows_read += result.rows_read
+        checkpoint.rows_scored += len(result.scored)
+        checkpoint.rows_quarantined += len(result.quarantined)
+        _save(checkpoint, staging)  # the chunk counts only once its part is in place
+        if progress:
+            progress.update(i, result.rows_read)
+    return checkpoint
+
+
+def publish(built: Path, dest: Path) -> None:
+    """Move a finished output into place: one rename (a file) or two renames (a directory)."""
+    if built.is_file():
+        built.replace(dest)
+        return
+    if dest.exists():
+        old = dest.with_name(f".{dest.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        dest.rename(old)
+        built.rename(dest)
+        shutil.rmtree(old)
+    else:
+        built.rename(dest)
+
+
+def merge_parts(parts: list[Path], target: Path) -> None:
+    """Concatenate part files into one Parquet file, one part in memory at a time."""
+    schema = pq.read_schema(parts[0])
+    with pq.ParquetWriter(target, schema, compression="zstd") as writer:
+        for part in parts:
+            writer.write_table(pq.read_table(part, schema=schema))
+
+
+def publish_quarantine(parts: list[Path], settings: Settings, batch_id: str) -> Path | None:
+    if not parts:
+        return None
+    target = settings.path(settings.batch.quarantine_dir) / f"{batch_id}.jsonl"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    with tmp.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as fh:
+                shutil.copyfileobj(fh, out)
+    tmp.replace(target)
+    return target
+
+
+def default_batch_id() -> str:
+    return datetime.now(UTC).strftime("batch-%Y%m%dT%H%M%SZ")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def run_batch(
+    settings: Settings, request: BatchRequest, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Score SOURCE into DEST; returns the batch record (also written, see ``record``)."""
+    from ..model.promote import actor_name
+
+    # strftime fields (nightly-%Y-%m-%d) name a scheduled run's day: its retries resume it.
+    now = datetime.now(UTC)
+    batch_id = check_batch_id(
+        now.strftime(request.batch_id) if request.batch_id else default_batch_id()
+    )
+    source = open_input(request.source, settings)
+    dest = resolve_dest(now.strftime(request.dest), settings, source)
+    existing = published_batch(dest)
+    if existing is not None and existing != batch_id:
+        held = f"batch {existing}" if existing else "something else"
+        raise BatchError(
+            f"DEST {dest}: already holds {held}; choose another DEST or delete it"
+            + (f" (or re-run with --batch-id {existing})" if existing else "")
+        )
+    model = load_model(settings, request.alias, request.version)
+    staging = dest.with_name(f".{dest.name}.partial")
+    fingerprint = source.fingerprint()
+    fresh = Checkpoint(
+        batch_id, fingerprint, model.ref.version, settings.batch.chunk_rows, request.explain, _now()
+    )
+    try:
+        if request.engine == "spark":
+            from .spark import run_spark
+
+            shutil.rmtree(staging, ignore_errors=True)  # Spark retries tasks; a driver reruns
+            checkpoint = run_spark(settings, source, model, staging, fresh, request.explain)
+        else:
+            checkpoint = _start(staging, fresh)
+            checkpoint = _run_local(
+                settings, source, model, staging, checkpoint, request.explain, progress
+            )
+    except OSError as exc:  # disk full, permissions: the checkpoints stay for a resume
+        raise BatchError(f"DEST {dest}: cannot write ({exc.strerror or exc})") from None
+    if progress:
+        progress.close()
+    if checkpoint.rows_read == 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BatchError(f"SOURCE {source.label}: no rows")
+    read, scored, quarantined = (
+        checkpoint.rows_read,
+        checkpoint.rows_scored,
+        checkpoint.rows_quarantined,
+    )
+    assert read == scored + quarantined, "row accounting broke"
+
+    parts = sorted((staging / "parts").glob("*.parquet"))
+    built = staging / "parts"
+    if dest.suffix:
+        built = staging / "output.parquet"
+        merge_parts(parts, built)
+    quarantine = publish_quarantine(
+        sorted((staging / "quarantine").glob("*.jsonl")), settings, batch_id
+    )
+    publish(built, dest)
+    shutil.rmtree(staging, ignore_errors=True)
+
+    content = fingerprint
+    if source.kind == "sql":  # the query names the input; its rows are hashed chunk by chunk
+        content = "sha256:" + hashlib.sha256("".join(checkpoint.chunk_hashes).encode()).hexdigest()
+    record: dict[str, Any] = {
+        "batch_id": batch_id,
+        "kind": "batch",
+        "status": "complete",
+        "engine": request.engine,
+        "task": TASK,
+        "input": {"uri": source.uri, "kind": source.kind, "content_hash": content}
+        | ({"query": source.query} if source.kind == "sql" else {}),
+        "output": str(dest),
+        "quarantine": None if quarantine is None else str(quarantine),
+        "rows_read": read,
+        "rows_scored": scored,
+        "rows_quarantined": quarantined,
+        "model": {"name": model.ref.name, "version": model.ref.version, "run_id": model.ref.run_id}
+        | {"alias": request.alias or ("" if request.version else settings.batch.alias)},
+        "explain": request.explain,
+        "chunks": len(checkpoint.chunk_hashes),
+        "resumed": checkpoint.resumed,
+        "started_at": checkpoint.started_at,
+        "finished_at": _now(),
+        "actor": actor_name(request.actor),
+        "reason": request.reason,
+        "schema_version": SCHEMA_VERSION,
+        "code_version": code_version(),
+    }
+    record["record"] = str(write_record(settings, record))
+    return record
