@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -71,10 +72,15 @@ def prepare(project: Path, env: dict[str, str]) -> str:
 
 
 def ready_seconds(cmd: list[str], probe: str, project: Path, env: dict[str, str]) -> float:
+    """Launch to a 200 on ``probe``; the whole process group is stopped afterwards
+    (`mlflow models serve` answers from a child process that outlives its parent)."""
+    if get(probe) != 0:
+        sys.exit(f"benchmark: something already answers on {probe}")
     started = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+        cmd, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
     try:
         while get(probe) != 200:
             if proc.poll() is not None or time.perf_counter() - started > 180:
@@ -82,8 +88,11 @@ def ready_seconds(cmd: list[str], probe: str, project: Path, env: dict[str, str]
             time.sleep(0.05)
         return time.perf_counter() - started
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while get(probe) != 0 and time.monotonic() < deadline:  # the port is free again
+            time.sleep(0.1)
 
 
 def post_one(port: int) -> None:
