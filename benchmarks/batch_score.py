@@ -191,7 +191,7 @@ def main() -> int:
     compiled = {"rows": peer["rows"], "seconds": peer["compiled_seconds"], "peak_rss_mb": 0}
     lines.insert(
         3,
-        f"| pilot's CompiledScorer.score_frame, same frame (prediction only) | "
+        f"| the pilot's serving scorer (score_frame), same frame (prediction only) | "
         f"{compiled['rows']:,.0f} | {compiled['seconds']:.2f} | {rate(compiled):,.0f} | - |",
     )
     speed = rate(local1) / rate(peer)
@@ -199,7 +199,7 @@ def main() -> int:
     ok = lambda good: "met" if good else "NOT met"  # noqa: E731
     summary = [
         f"- local `score` rows/s: {speed:.2f}x pyfunc predict (target >= 3x): {ok(speed >= 3)}",
-        f"- prediction step alone: CompiledScorer {rate(compiled) / rate(peer):.1f}x pyfunc",
+        f"- prediction step alone: the serving scorer {rate(compiled) / rate(peer):.1f}x pyfunc",
         f"- peak RSS 10x vs 1x: {growth:+.0%} (target <= +20%): {ok(growth <= 0.2)}",
         "- Spark: "
         + (
