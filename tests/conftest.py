@@ -151,6 +151,7 @@ def task_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return generate(dst, task=task, model_family=TASK_PILOTS[task], project_name="Churn Pilot")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (`--dist loadgroup`), the tests that share a session-scoped
     generated pilot run in one worker, so each pilot is generated once per run; other tests
