@@ -149,16 +149,3 @@ def task_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     task = request.param
     dst = tmp_path_factory.mktemp(task) / f"{task}-pilot"
     return generate(dst, task=task, model_family=TASK_PILOTS[task], project_name="Churn Pilot")
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`--dist loadgroup`), the tests that share a session-scoped
-    generated pilot run in one worker, so each pilot is generated once per run; other tests
-    spread over the remaining workers."""
-    for item in items:
-        shared = sorted(f for f in getattr(item, "fixturenames", ()) if f.endswith("_project"))
-        if shared:
-            params = getattr(getattr(item, "callspec", None), "params", {})
-            group = shared[0] + (f"[{params[shared[0]]}]" if shared[0] in params else "")
-            item.add_marker(pytest.mark.xdist_group(group))
