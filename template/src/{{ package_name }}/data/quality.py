@@ -74,6 +74,12 @@ def split_valid(frame: pd.DataFrame, label: str, schema: pa.DataFrameSchema | No
         except pa_errors.SchemaErrors as exc:
             cases = exc.failure_cases
             per_row = cases[cases["index"].notna()]
+            coerce = per_row["check"].astype(str).str.startswith("coerce_dtype")
+            if coerce.any():
+                # The other checks of a column that failed coercion saw uncoerced values (every
+                # row of it may "fail" them): keep its coercion failures, judge the rest next pass.
+                uncoerced = set(per_row.loc[coerce, "column"])
+                per_row = per_row[coerce | ~per_row["column"].isin(uncoerced)]
             if per_row.empty:
                 first = cases.iloc[0]
                 raise DataError(

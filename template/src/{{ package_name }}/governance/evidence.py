@@ -119,7 +119,7 @@ ML_TEST_SCORE: dict[Section, tuple[Item, ...]] = {
             "The pipeline keeps its privacy controls",
             (
                 Test(SCORE + "test_pii_never_reaches_the_model_or_the_window"),
-                Test(INGEST + "test_pii_is_hashed_before_training_data"),
+                Test(INGEST + "test_pii_is_hashed_or_dropped_before_training_data"),
             ),
         ),
         Item(
@@ -131,7 +131,7 @@ ML_TEST_SCORE: dict[Section, tuple[Item, ...]] = {
         Item(
             "data-7",
             "Feature code is tested for training and serving",
-            (Test("tests/test_train.py::test_compiled_scorer_matches_pipeline"),),
+            (Test("tests/test_train.py::test_scorer_matches_pipeline"),),
         ),
     ),
     "model": (
@@ -209,7 +209,7 @@ ML_TEST_SCORE: dict[Section, tuple[Item, ...]] = {
         Item(
             "infrastructure-5",
             "A single example can be followed through inference",
-            (Test("tests/test_train.py::test_compiled_scorer_matches_pipeline"),),
+            (Test("tests/test_train.py::test_scorer_matches_pipeline"),),
         ),
         Item(
             "infrastructure-6",
@@ -328,7 +328,7 @@ DOMAIN_CHECKS: dict[str, tuple[Item, ...]] = {
         Item(
             "finance-1",
             "Adverse-action reasons: every decision carries its top contributing features",
-            (Test("tests/test_train.py::test_compiled_scorer_matches_pipeline"),),
+            (Test("tests/test_train.py::test_scorer_matches_pipeline"),),
         ),
         Item(
             "finance-2",
