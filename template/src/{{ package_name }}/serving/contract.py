@@ -49,7 +49,10 @@ def _join_field(column: Any, py_type: type) -> tuple[Any, Any]:
     )
     extra: dict[str, Any] = {"pattern": pattern} if py_type is str and pattern else {}
     desc = "Optional; recorded in the decision log to join outcomes, never a model input"
-    return py_type | None, Field(default=None, description=desc, **extra)
+    # JSON types as the schema says (strict): a key is a string, an event time an ISO 8601
+    # string; pydantic would otherwise read a number as a Unix time.
+    typed: Any = Annotated[py_type, Strict(), Field(**extra)]
+    return typed | None, Field(default=None, description=desc)
 
 
 def _json_number(value: Any) -> Any:
