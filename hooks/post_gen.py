@@ -315,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         Step("readiness", lambda: readiness(uv, slug), ("governance", "data check"), width=200),
     ]
     total = time.perf_counter()
-    if run_steps(steps, parallel=int(os.environ.get("SHIPSHAPE_VERIFY_JOBS", "4"))):
+    if run_steps(steps, parallel=int(os.environ.get("SHIPSHAPE_VERIFY_JOBS", "2"))):
         return 1
     print(f"verify: pilot verified in {time.perf_counter() - total:.1f} s (details in verify.log)")
     return 0
