@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from ..data.schema import KEY
+from ..data.schema import KEY, RENAMES
 from ..settings import Settings
 from .errors import BatchError
 
@@ -77,6 +77,10 @@ class BatchInput:
         except sa.exc.DBAPIError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
             raise BatchError(f"SOURCE {self.label}: query failed ({reason})") from None
+        except pd.errors.DatabaseError as exc:  # pandas wraps driver errors (an OSError subclass)
+            cause = exc.__cause__ or exc
+            reason = (str(getattr(cause, "orig", None) or cause).strip().splitlines() or ["?"])[0]
+            raise BatchError(f"SOURCE {self.label}: query failed ({reason[:160]})") from None
         finally:
             engine.dispose()
 
@@ -143,7 +147,9 @@ def _sql_input(what: str, settings: Settings) -> BatchInput:
                     raise BatchError(f"SOURCE sql:{what}: no table '{what}' in {shown}")
                 quote = conn.dialect.identifier_preparer.quote
                 # Stable chunks (resume): in key order; without a key, in the table's own order.
-                order = f" ORDER BY {quote(KEY)}" if KEY is not None else ""
+                # The table holds source names; the contract may have renamed the key.
+                source_key = next((old for old, new in RENAMES.items() if new == KEY), KEY)
+                order = f" ORDER BY {quote(source_key)}" if source_key is not None else ""
                 query = f"SELECT * FROM {quote(what)}{order}"  # nosec B608 - a checked, quoted name
             else:
                 query = what
