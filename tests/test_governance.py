@@ -266,11 +266,6 @@ def _item(report: dict[str, Any], section: str, key: str) -> dict[str, Any]:
 
 
 @pytest.mark.generated
-@pytest.mark.xfail(
-    reason="known defect since the merges of issues 12 and 15: at least one planted break no "
-    "longer lowers its item (contract-derived tests, renamed evidence); to fix next",
-    strict=False,
-)
 def test_breaking_one_thing_at_a_time_lowers_the_score(
     default_project: Path, restore: Callable[[Path], None]
 ) -> None:

@@ -141,7 +141,7 @@ ML_TEST_SCORE: dict[Section, tuple[Item, ...]] = {
             (
                 Test("tests/test_train.py::test_train_register_load_round_trip"),
                 File(f"{SRC}/model/train.py", r"def build_pipeline"),
-                Registry("param", "model"),
+                Registry("param", "estimator"),
                 Registry("param", "schema_version"),
             ),
         ),
