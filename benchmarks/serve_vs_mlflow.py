@@ -202,9 +202,9 @@ import pandas as pd
 from {pkg}.settings import get_settings
 from {pkg}.model.registry import load_pipeline, resolve_alias
 from {pkg}.serving.contract import Features
-from {pkg}.serving.decision_log import DecisionLog, encode
+from {pkg}.records.decision_log import DecisionLog, encode
 from {pkg}.model.metrics import output
-from {pkg}.serving.scorer import build_scorer
+from {pkg}.model.scorer import build_scorer
 row = json.loads(sys.argv[1])
 settings = get_settings()
 pipeline = load_pipeline(settings, resolve_alias(settings))

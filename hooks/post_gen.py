@@ -298,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         Step("lint", command(*locked, "ruff", "check", "."), ("install",)),
         Step("format", command(*locked, "ruff", "format", "--check", "."), ("install",)),
         Step("types", command(*locked, "mypy"), ("install",)),
+        Step("layers", command(*locked, "lint-imports"), ("install",)),
         Step(
             "tests", command(*locked, "pytest", "-q", "-x", "-p", "no:cacheprovider"), ("install",)
         ),

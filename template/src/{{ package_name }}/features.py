@@ -1,7 +1,7 @@
 """Feature computation, shared by training and serving.
 
 The fitted transformer is part of the registered model, so serving applies exactly the
-transformation training learned; ``serving/scorer.py`` compiles it to plain numpy.
+transformation training learned; ``model/scorer.py`` compiles it to plain numpy.
 """
 
 from __future__ import annotations

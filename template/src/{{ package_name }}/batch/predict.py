@@ -1,7 +1,7 @@
 """The model a batch scores with, and the task's output columns (one function per concern).
 
 The version comes from the registry: the batch alias (``champion``), another ``--alias`` or an
-exact ``--version``. Every family scores through the serving scorer (serving/scorer.py) on the
+exact ``--version``. Every family scores through the serving scorer (model/scorer.py) on the
 whole chunk at once: the same numbers as online, and the same explanations (exact linear
 attribution or TreeSHAP).
 """
@@ -17,7 +17,7 @@ import pandas as pd
 from ..data.schema import FEATURES, KEY, TASK
 from ..model.metrics import CLASSES, decide
 from ..model.registry import ModelRef, RegistryError, find_alias, get_version, load_pipeline
-from ..serving.scorer import Scorer, build_scorer, top_contributions_rows
+from ..model.scorer import Scorer, build_scorer, top_contributions_rows
 from ..settings import Settings
 from .errors import BatchError
 

@@ -71,7 +71,7 @@ class Facts:
         r = self.registry
         if r.problem:
             return f"MISSING: {r.problem}; run `train`."
-        from ..serving.scorer import EXPLAINED, method_of
+        from ..model.scorer import EXPLAINED, method_of
 
         params = ", ".join(f"{k}={v}" for k, v in sorted(r.params.items()))
         family = r.params.get("estimator", self.settings.model.estimator)
@@ -264,8 +264,8 @@ class Facts:
         )
 
     def live_quality(self) -> str:
+        from ..model.tasks import metric
         from ..monitoring.live import read_latest
-        from ..monitoring.tasks import metric
 
         mon, gate = self.settings.monitoring, self.settings.gate
         how = (
@@ -346,13 +346,13 @@ class Facts:
         )
 
     def explainability(self) -> str:
-        from ..serving.scorer import EXPLAINED, method_of
+        from ..model.scorer import EXPLAINED, method_of
 
         family = self.settings.model.estimator
         return (
             f"{method_of(family)}: every input column's contribution to the {EXPLAINED} "
             f"of the `{family}` model; the three largest are returned with every prediction "
-            f"([serving/scorer.py]({CODE}/serving/scorer.py), `top_contributions`). Base value "
+            f"([model/scorer.py]({CODE}/model/scorer.py), `top_contributions`). Base value "
             "plus contributions equal the model's output, which `tests/test_train.py::"
             "test_scorer_matches_pipeline` verifies."
         )
@@ -381,12 +381,10 @@ class Facts:
         )
 
     def rollback(self) -> str:
-        from ..cli import app
+        from ..model import promote  # the service behind the `rollback` command
 
-        commands = app.registered_commands
-        names = {c.name or (c.callback.__name__ if c.callback else "") for c in commands}
-        if "rollback" not in names:
-            return "MISSING: no `rollback` command; the champion alias can only be moved by hand."
+        if not callable(getattr(promote, "rollback", None)):
+            return "MISSING: no `rollback` service; the champion alias can only be moved by hand."
         return (
             "`rollback` moves the `champion` alias back to the previous version; the service "
             f"reloads it without restart ([model/]({CODE}/model/))."

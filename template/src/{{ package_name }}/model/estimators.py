@@ -3,7 +3,7 @@
 ``APP_MODEL__ESTIMATOR=gradient_boosting`` (``model.estimator``) picks the family; each
 family's hyperparameters are its own settings section (``[model.gradient_boosting]``).
 Adding a family is one entry in ``FAMILIES`` (a builder and the hyperparameter it is tuned
-on) plus its scorer in ``serving/scorer.py``; the tests run over whatever is configured.
+on) plus its scorer in ``model/scorer.py``; the tests run over whatever is configured.
 """
 
 from __future__ import annotations

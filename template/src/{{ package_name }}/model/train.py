@@ -25,10 +25,10 @@ from sklearn.pipeline import Pipeline
 from ..data.lineage import code_version, content_hash, load_lineage
 from ..data.schema import SCHEMA_VERSION, TASK, PilotSchema
 from ..features import build_transformer, feature_frame
-from ..monitoring.profile import build_profile
 from ..settings import Settings
 from . import metrics
 from .estimators import build_estimator
+from .profile import build_profile
 from .registry import configure, ensure_experiment
 
 # Explicit requirements: MLflow's guessing costs seconds and picks up test tools.

@@ -23,9 +23,9 @@ import orjson
 from scipy.stats import ks_2samp
 
 from ..errors import PilotError
+from ..model.profile import PREDICTION, bin_shares, category_shares
+from ..records.window import PredictionWindow
 from ..settings import Settings
-from .profile import PREDICTION, bin_shares, category_shares
-from .window import PredictionWindow
 
 EPS = 1e-4  # floor for empty bins, so PSI stays finite
 

@@ -2,7 +2,7 @@
 
 Per model version, per time window (``monitoring.live_window_hours``, by decision time) and
 per slice (``gate.slices`` columns present in the logged inputs, groups of at least
-``gate.min_slice_rows``, as the gate judges them): the task's metric (monitoring/tasks.py), a
+``gate.min_slice_rows``, as the gate judges them): the task's metric (model/tasks.py), a
 bootstrap confidence interval and the number of rows. Each version is compared with its
 offline holdout figure, recorded on the registry version by the gate (``gate.value``) or by
 training (the run's metric).
@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from ..model.metrics import gate_metric
+from ..model.tasks import Metric, bootstrap_interval, live_metric, metric, score_of
 from ..settings import Settings
 from .drift import atomic_write
 from .outcomes import joined_rows
-from .tasks import Metric, bootstrap_interval, live_metric, metric, score_of
 
 LATEST = "live-latest.json"
 ALL = "all"

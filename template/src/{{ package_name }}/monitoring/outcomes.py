@@ -39,7 +39,7 @@ from ..data.roles import contract_column
 from ..data.schema import KEY as CONTRACT_KEY
 from ..data.schema import LABEL
 from ..errors import PilotError
-from ..serving.decision_log import normalize_ts, protect_key, read_records
+from ..records.decision_log import normalize_ts, protect_key, read_records
 from ..settings import Settings
 
 # A contract without an entity key joins outcomes by request id only; a `key` column then

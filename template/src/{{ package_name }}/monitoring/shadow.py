@@ -16,9 +16,9 @@ import numpy as np
 import orjson
 
 from ..model.promote import ShadowEvidence
+from ..model.tasks import live_metric, score_of
 from ..settings import Settings
 from .outcomes import joined_rows
-from .tasks import live_metric, score_of
 
 
 def shadow_records(settings: Settings) -> Iterator[dict[str, Any]]:

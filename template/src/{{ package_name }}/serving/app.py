@@ -31,12 +31,8 @@ from pydantic import (
 
 from ..data.schema import FEATURES, KEY, LABEL, TASK, TIME
 from ..model.metrics import CLASSES, decide, monitored
-from ..monitoring.window import PredictionWindow
-from ..settings import ConfigError, Settings, get_settings
-from . import errors
-from .auth import ApiKey, Authenticator, KeyConfigError, key_problems, load_keys
-from .contract import Features
-from .decision_log import (
+from ..model.scorer import EXPLAINED, Scorer, Scores, top_contributions_rows
+from ..records.decision_log import (
     DecisionLog,
     DecisionLogError,
     encode_decisions,
@@ -44,11 +40,15 @@ from .decision_log import (
     protect_rows,
     utc_now,
 )
+from ..records.window import PredictionWindow
+from ..settings import ConfigError, Settings, get_settings
+from . import errors
+from .auth import ApiKey, Authenticator, KeyConfigError, key_problems, load_keys
+from .contract import Features
 from .errors import JsonResponse
 from .metrics import Metrics
 from .middleware import InFlight, ServingMiddleware
 from .model_state import ModelState
-from .scorer import EXPLAINED, Scorer, Scores, top_contributions_rows
 from .shadow import Score, Shadow, ShadowJob
 
 log = logging.getLogger(__name__)

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PilotError
+from ..records.decision_log import read_records
 from ..settings import Settings
-from .decision_log import read_records
 from .server import running, with_key
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")

@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 
 from ..model.registry import ModelRef, load_pipeline, resolve_alias
+from ..model.scorer import Scorer, build_scorer
 from ..settings import Settings
-from .scorer import Scorer, build_scorer
 
 log = logging.getLogger(__name__)
 

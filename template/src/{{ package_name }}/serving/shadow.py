@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from ..monitoring.tasks import agree
+from ..model.tasks import agree
 from .metrics import Metrics
 
 log = logging.getLogger(__name__)

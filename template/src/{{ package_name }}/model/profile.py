@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.schema import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-from ..model.metrics import OUTPUT_KIND
+from .metrics import OUTPUT_KIND
 
 SAMPLE_SIZE = 2000
 PREDICTION = "prediction"

@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from ..data.schema import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES, TASK
-from ..model.metrics import CLASSES
+from .metrics import CLASSES
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ def build_scorer(pipeline: Pipeline) -> Scorer:
         return TreeScorer(pipeline)
     if hasattr(model, "coef_"):
         return LinearScorer(pipeline)
-    raise ValueError(f"no fast scorer for {type(model).__name__}: add one in serving/scorer.py")
+    raise ValueError(f"no fast scorer for {type(model).__name__}: add one in model/scorer.py")
 
 
 def top_contributions(contrib_row: np.ndarray, k: int = 3) -> dict[str, float]:
