@@ -10,10 +10,11 @@ Free text, ids and PII values never reach a written file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import keyword
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from string import Template
 from typing import Any, Literal, get_args
@@ -21,6 +22,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
+from .. import atomic
 from ..settings import PROJECT_ROOT, SourceName
 from .errors import DataError
 
@@ -406,10 +408,7 @@ class Roles:
         return cls(label, chosen, key, time, tuple(pii), tuple(protected))
 
 
-def infer_contract(frame: pd.DataFrame, roles: Roles) -> Adoption:
-    """Decide the contract for ``frame``; raises ``AdoptError`` on the first refusal."""
-    columns = [str(c) for c in frame.columns]
-    frame = frame.set_axis(columns, axis=1)
+def _check_roles(frame: pd.DataFrame, columns: list[str], roles: Roles) -> None:
     for given, flag in [
         (roles.label, "--label"),
         (roles.key, "--key"),
@@ -422,6 +421,70 @@ def infer_contract(frame: pd.DataFrame, roles: Roles) -> Adoption:
             raise AdoptError(f"{flag} {given}: no such column (columns: {shown})")
     if len(frame) < MIN_ROWS:
         raise AdoptError(f"table: {len(frame)} rows; adopt needs at least {MIN_ROWS}")
+
+
+def _key_column(frame: pd.DataFrame, names: dict[str, str], roles: Roles) -> Column | None:
+    key = roles.key or _guess_key(frame, names, exclude={roles.label})
+    if key is None:
+        return None
+    values = frame[key]
+    dupes = int(values.duplicated().sum())
+    if dupes:
+        raise AdoptError(f"key '{key}': not unique ({dupes} duplicate values)")
+    if values.isna().any():
+        raise AdoptError(f"key '{key}': {int(values.isna().sum())} rows have no key")
+    why = "given by --key" if roles.key else "an id-like name with a unique value per row"
+    dtype = "int" if _kind_of(key, values) == "int" else "str"
+    return Column(names[key], key, "key", dtype, unique=True, reason=why, action="key")
+
+
+def _time_columns(
+    frame: pd.DataFrame, candidates: list[str], roles: Roles
+) -> tuple[str | None, dict[str, pd.Series]]:
+    """The event-time column (given or the first date-time one) and every parsed date-time."""
+    parsed: dict[str, pd.Series] = {}
+    for c in candidates:
+        t = _as_time(frame[c])
+        if t is not None:
+            parsed[c] = t
+    if roles.time is not None and roles.time not in parsed:
+        raise AdoptError(f"--time {roles.time}: values are not date-times")
+    return roles.time or next(iter(parsed), None), parsed
+
+
+# What one column becomes: a contract column (with how its decision names the role) or a
+# decision to leave it out.
+Verdict = tuple[Column, str | None] | Decision
+
+
+def _classify(c: str, name: str, values: pd.Series, roles: Roles) -> Verdict:
+    """The role of a column that is neither the label, the key nor a date-time."""
+    kind = _kind_of(c, values)
+    pii = _pii_kind(c, name, values, kind, roles)
+    if pii is not None:
+        pii_kind, why = pii
+        action = "hashed" if PII_ACTIONS.get(pii_kind, "drop") == "hash" else "dropped"
+        pii_column = Column(name, c, "pii", "str", nullable=True, pii=pii_kind, reason=why)
+        return replace(pii_column, action=action), "PII"
+    if c in roles.protected or _name_hint(name, PROTECTED_NAMES) is not None:
+        meaning = _name_hint(name, PROTECTED_NAMES) or "given by --protected"
+        why = "given by --protected" if c in roles.protected else f"the name says {meaning}"
+        return _protected(name, c, values, kind, why), "protected"
+    if kind == "bool":
+        values = values.map(lambda v: None if pd.isna(v) else str(bool(v)))
+        kind = "str"
+    distinct = values.nunique()
+    if kind == "str" and (distinct > MAX_CATEGORIES or distinct > 0.5 * values.notna().sum()):
+        why = f"{distinct} distinct strings; too many for a category set"
+        return Decision(c, "free text", why, "dropped")
+    return _feature(name, c, values, kind), None
+
+
+def infer_contract(frame: pd.DataFrame, roles: Roles) -> Adoption:
+    """Decide the contract for ``frame``; raises ``AdoptError`` on the first refusal."""
+    columns = [str(c) for c in frame.columns]
+    frame = frame.set_axis(columns, axis=1)
+    _check_roles(frame, columns, roles)
     taken: set[str] = set()
     names = {c: identifier(c, taken) for c in columns}
     out: list[Column] = []
@@ -434,97 +497,31 @@ def infer_contract(frame: pd.DataFrame, roles: Roles) -> Adoption:
 
     label, task = _label(names[roles.label], roles.label, frame[roles.label], roles.task)
     decide(label, "label")
-
-    key = roles.key or _guess_key(frame, names, exclude={roles.label})
+    key = _key_column(frame, names, roles)
     if key is not None:
-        values = frame[key]
-        dupes = int(values.duplicated().sum())
-        if dupes:
-            raise AdoptError(f"key '{key}': not unique ({dupes} duplicate values)")
-        if values.isna().any():
-            raise AdoptError(f"key '{key}': {int(values.isna().sum())} rows have no key")
-        kind = _kind_of(key, values)
-        why = "given by --key" if roles.key else "an id-like name with a unique value per row"
-        dtype = "int" if kind == "int" else "str"
-        decide(Column(names[key], key, "key", dtype, unique=True, reason=why, action="key"))
-
-    time = roles.time
-    parsed_times: dict[str, pd.Series] = {}
-    for c in columns:
-        if c not in {roles.label, key}:
-            t = _as_time(frame[c])
-            if t is not None:
-                parsed_times[c] = t
-    if time is not None and time not in parsed_times:
-        raise AdoptError(f"--time {time}: values are not date-times")
-    time = time or next(iter(parsed_times), None)
-
-    for c in columns:
-        if c in {roles.label, key}:
-            continue
+        decide(key)
+    rest = [c for c in columns if c not in {roles.label, key.source if key else None}]
+    time, parsed_times = _time_columns(frame, rest, roles)
+    for c in rest:
         values = frame[c]
-        name = names[c]
         if values.isna().all():
             decisions.append(
                 Decision(c, "dropped", "every value is missing", "not in the contract")
             )
-            continue
-        if c in parsed_times:
-            if c == time:
-                why = "given by --time" if roles.time else "date-time values"
-                nullable = bool(values.isna().any())
-                decide(
-                    Column(
-                        name, c, "time", "datetime", nullable=nullable, reason=why, action="time"
-                    )
-                )
+        elif c == time:
+            why = "given by --time" if roles.time else "date-time values"
+            nullable = bool(values.isna().any())
+            time_column = Column(names[c], c, "time", "datetime", nullable=nullable, reason=why)
+            decide(replace(time_column, action="time"))
+        elif c in parsed_times:
+            why = "a second date-time column"
+            decisions.append(Decision(c, "dropped", why, "not in the contract"))
+        else:
+            verdict = _classify(c, names[c], values, roles)
+            if isinstance(verdict, Decision):
+                decisions.append(verdict)
             else:
-                decisions.append(
-                    Decision(c, "dropped", "a second date-time column", "not in the contract")
-                )
-            continue
-        kind = _kind_of(c, values)
-        pii = _pii_kind(c, name, values, kind, roles)
-        if pii is not None:
-            pii_kind, why = pii
-            action = PII_ACTIONS.get(pii_kind, "drop")
-            decide(
-                Column(
-                    name,
-                    c,
-                    "pii",
-                    "str",
-                    nullable=True,
-                    pii=pii_kind,
-                    reason=why,
-                    action="hashed" if action == "hash" else "dropped",
-                ),
-                "PII",
-            )
-            continue
-        protected = c in roles.protected or _name_hint(name, PROTECTED_NAMES) is not None
-        if protected:
-            meaning = _name_hint(name, PROTECTED_NAMES) or "given by --protected"
-            why = "given by --protected" if c in roles.protected else f"the name says {meaning}"
-            decide(_protected(name, c, values, kind, why), "protected")
-            continue
-        if kind == "bool":
-            values = values.map(lambda v: None if pd.isna(v) else str(bool(v)))
-            kind = "str"
-        if kind == "str" and (
-            values.nunique() > MAX_CATEGORIES or values.nunique() > 0.5 * values.notna().sum()
-        ):
-            decisions.append(
-                Decision(
-                    c,
-                    "free text",
-                    f"{values.nunique()} distinct strings; too many for a category set",
-                    "dropped",
-                )
-            )
-            continue
-        decide(_feature(name, c, values, kind))
-
+                decide(*verdict)
     if not any(col.role == "feature" for col in out):
         raise AdoptError(f"table: no feature columns left besides label '{roles.label}'")
     out.sort(key=lambda col: columns.index(col.source))  # the table's own column order
@@ -828,12 +825,9 @@ def write(adoption: Adoption, targets: Targets, source: str, config: dict[str, A
         targets.profile: json.dumps(adoption.profile, indent=2, sort_keys=True) + "\n",
         targets.config: render_config(adoption, config),
     }
-    for path, text in texts.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-    for path in texts:
-        path.with_name(path.name + ".tmp").replace(path)
+    with contextlib.ExitStack() as stack:  # every file replaced on success, none on a failure
+        for path, text in texts.items():
+            stack.enter_context(atomic.replacing(path)).write_text(text, encoding="utf-8")
 
 
 # ---- the whole step ----------------------------------------------------------------------

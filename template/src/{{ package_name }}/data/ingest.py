@@ -9,7 +9,6 @@ table. Outputs are written to temporary names and renamed, so readers never see 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,9 +16,10 @@ from typing import Any
 
 import pandas as pd
 
+from .. import atomic
 from ..settings import Settings
 from .errors import DataError
-from .lineage import Lineage, content_hash, lineage_path
+from .lineage import Lineage, content_hash
 from .privacy import apply_pii_policy, pii_policy
 from .quality import FAILED, SOURCE, Split, conform, split_cross_source_duplicates, split_valid
 from .schema import RENAMES, TIME
@@ -56,13 +56,11 @@ def read_batch(source: Source, settings: Settings) -> SourceBatch:
 
 
 def _write_atomic(frame: pd.DataFrame, path: Path, kind: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    if kind == "parquet":
-        frame.to_parquet(tmp, index=False)
-    else:
-        frame.to_json(tmp, orient="records", lines=True, date_format="iso", default_handler=str)
-    tmp.replace(path)
+    with atomic.replacing(path) as tmp:
+        if kind == "parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_json(tmp, orient="records", lines=True, date_format="iso", default_handler=str)
 
 
 def _window(frame: pd.DataFrame) -> dict[str, str | None]:
@@ -77,11 +75,9 @@ def _window(frame: pd.DataFrame) -> dict[str, str | None]:
     }
 
 
-def ingest(settings: Settings) -> IngestResult:
-    policy = pii_policy(settings)  # a bad policy fails before any source is touched
-    with open_sources(settings) as sources:
-        batches = [read_batch(source, settings) for source in sources]
-
+def _combine(batches: list[SourceBatch]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Accepted and quarantined rows of every source; a row accepted by two sources is
+    quarantined once as a cross-source duplicate. Every row read is in one of the two."""
     accepted = pd.concat(
         [b.split.accepted.assign(**{SOURCE: b.name}) for b in batches], ignore_index=True
     )
@@ -90,25 +86,35 @@ def ingest(settings: Settings) -> IngestResult:
         [b.split.quarantined.assign(**{SOURCE: b.name}) for b in batches] + [cross.quarantined],
         ignore_index=True,
     )
-    accepted = cross.accepted
     rows_read = sum(b.split.rows_read for b in batches)
-    assert rows_read == len(accepted) + len(quarantined), "row accounting broke"
+    assert rows_read == len(cross.accepted) + len(quarantined), "row accounting broke"
+    return cross.accepted, quarantined
 
+
+def _quarantine(quarantined: pd.DataFrame, settings: Settings) -> Path | None:
+    """Write the quarantined rows (PII protected as in the training data), if any."""
+    if not len(quarantined):
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = settings.path(settings.data.quarantine_dir) / f"quarantine-{stamp}.jsonl"
+    ordered = [SOURCE, FAILED] + [c for c in quarantined.columns if c not in {SOURCE, FAILED}]
+    _write_atomic(apply_pii_policy(quarantined[ordered], settings), path, "jsonl")
+    return path
+
+
+def ingest(settings: Settings) -> IngestResult:
+    policy = pii_policy(settings)  # a bad policy fails before any source is touched
+    with open_sources(settings) as sources:
+        batches = [read_batch(source, settings) for source in sources]
+    accepted, quarantined = _combine(batches)
+    rows_read = len(accepted) + len(quarantined)
     described = []
     for b in batches:
         q = int((quarantined[SOURCE] == b.name).sum())
-        described.append(
-            b.description
-            | {"rows_read": b.split.rows_read, "rows_accepted": b.split.rows_read - q}
-            | {"rows_quarantined": q}
-        )
+        counts = {"rows_read": b.split.rows_read, "rows_accepted": b.split.rows_read - q}
+        described.append(b.description | counts | {"rows_quarantined": q})
     frame = apply_pii_policy(accepted.drop(columns=SOURCE), settings)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    quarantine_file = None
-    if len(quarantined):
-        quarantine_file = settings.path(settings.data.quarantine_dir) / f"quarantine-{stamp}.jsonl"
-        ordered = [SOURCE, FAILED] + [c for c in quarantined.columns if c not in {SOURCE, FAILED}]
-        _write_atomic(apply_pii_policy(quarantined[ordered], settings), quarantine_file, "jsonl")
+    quarantine_file = _quarantine(quarantined, settings)
 
     share = len(quarantined) / rows_read
     limit = settings.data.quality.max_quarantine_share
@@ -119,8 +125,7 @@ def ingest(settings: Settings) -> IngestResult:
             f"({share:.1%}), above max_quarantine_share {limit:.1%}; see {quarantine_file}",
             "quality",
         )
-
-    output = settings.path(settings.data.processed_dir) / "training.parquet"
+    output = settings.training_table
     lineage = Lineage(
         sources=described,
         rows_read=rows_read,
@@ -133,10 +138,7 @@ def ingest(settings: Settings) -> IngestResult:
         quarantine=None if quarantine_file is None else str(quarantine_file),
     )
     _write_atomic(frame, output, "parquet")
-    path = lineage_path(settings)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(lineage.to_dict(), indent=2) + "\n")
-    tmp.replace(path)
+    atomic.write_json(settings.lineage_file, lineage.to_dict())
     return IngestResult(
         frame=frame,
         source=labels,

@@ -20,8 +20,6 @@ import pandas as pd
 from ..settings import PROJECT_ROOT, Settings
 from .schema import SCHEMA_VERSION
 
-FILE_NAME = "lineage.json"
-
 
 def content_hash(frame: pd.DataFrame) -> str:
     """A hash of the table's columns and values (not of a file's bytes): same data, same hash."""
@@ -77,13 +75,9 @@ class Lineage:
         return asdict(self)
 
 
-def lineage_path(settings: Settings) -> Path:
-    return settings.path(settings.data.processed_dir) / FILE_NAME
-
-
 def load_lineage(settings: Settings) -> dict[str, Any] | None:
     """The lineage of the current training table, if an ingestion wrote one."""
-    path = lineage_path(settings)
+    path = settings.lineage_file
     if not path.is_file():
         return None
     data: dict[str, Any] = json.loads(path.read_text())

@@ -14,6 +14,27 @@ import pandas as pd
 from .schema import LABEL, TASK
 
 
+def _multiclass(
+    draw: np.ndarray,
+    age: np.ndarray,
+    tenure: np.ndarray,
+    spend: np.ndarray,
+    tickets: np.ndarray,
+    plan: np.ndarray,
+    region: np.ndarray,
+) -> np.ndarray:
+    """cancel: short tenure and many tickets; downgrade: paying more than the plan is worth."""
+    cancel = -0.06 * (tenure - 60) + 0.8 * (tickets - 1.5) - 0.01 * (age - 48)
+    cancel += np.where(plan == "basic", 0.4, 0.0) + np.where(region == "south", 0.4, 0.0)
+    downgrade = 0.04 * (spend - 70) - 0.04 * (age - 48)
+    downgrade += np.where(plan == "premium", 0.4, 0.0) + np.where(region == "north", 0.4, 0.0)
+    logits = 4.0 * np.column_stack([cancel, downgrade, np.zeros(len(draw))])
+    cumulative = np.cumsum(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), axis=1)
+    names = np.array(["cancel", "downgrade", "stay"])
+    picked: np.ndarray = names[(draw[:, None] > cumulative).sum(axis=1).clip(max=2)]
+    return picked
+
+
 def generate(rows: int, seed: int = 42, start: str = "2026-01-01") -> pd.DataFrame:
     # The demo contract's category sets; imported here, as an adopted contract has none.
     from .schema import GENDERS, PLANS, REGIONS  # type: ignore[attr-defined,unused-ignore]
@@ -42,30 +63,14 @@ def generate(rows: int, seed: int = 42, start: str = "2026-01-01") -> pd.DataFra
     if TASK == "binary":
         label: np.ndarray = (draw < 1.0 / (1.0 + np.exp(-1.2 * logit))).astype(int)
     elif TASK == "multiclass":
-        # cancel: short tenure and many tickets; downgrade: paying more than the plan is worth
-        cancel = -0.06 * (tenure - 60) + 0.8 * (tickets - 1.5) - 0.01 * (age - 48)
-        cancel += np.where(plan == "basic", 0.4, 0.0) + np.where(region == "south", 0.4, 0.0)
-        downgrade = 0.04 * (spend - 70) - 0.04 * (age - 48)
-        downgrade += np.where(plan == "premium", 0.4, 0.0) + np.where(region == "north", 0.4, 0.0)
-        logits = 4.0 * np.column_stack([cancel, downgrade, np.zeros(rows)])
-        cumulative = np.cumsum(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), axis=1)
-        names = np.array(["cancel", "downgrade", "stay"])
-        label = names[(draw[:, None] > cumulative).sum(axis=1).clip(max=2)]
-    else:
-        label = np.round(
-            np.clip(
-                12.0 * spend
-                + 8.0 * tenure
-                - 60.0 * tickets
-                - 3.0 * (age - 40)
-                + np.where(plan == "basic", -120.0, 0.0)
-                + np.where(region == "south", -80.0, 0.0)
-                + rng.normal(0.0, 200.0, rows),
-                0.0,
-                100_000.0,
-            ),
-            2,
-        )
+        label = _multiclass(draw, age, tenure, spend, tickets, plan, region)
+    else:  # the noise is drawn here, after `draw`, so every task sees the same features
+        noise = rng.normal(0.0, 200.0, rows)
+        value = 12.0 * spend + 8.0 * tenure - 60.0 * tickets - 3.0 * (age - 40)
+        value = value + np.where(plan == "basic", -120.0, 0.0)
+        value = value + np.where(region == "south", -80.0, 0.0)
+        value = value + noise
+        label = np.round(np.clip(value, 0.0, 100_000.0), 2)
     ids = np.arange(1, rows + 1)
     return pd.DataFrame(
         {

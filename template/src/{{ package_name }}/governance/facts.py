@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import atomic
 from ..data.schema import SCHEMA_VERSION, TASK, PilotSchema
 from ..model import metrics
 from ..settings import Settings
@@ -43,7 +44,7 @@ class Facts:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.registry: RegistryFacts = registry_facts(settings)
-        self.processed = settings.path(settings.data.processed_dir) / "training.parquet"
+        self.processed = settings.training_table
         self._scored: tuple[pd.DataFrame, np.ndarray] | None = None
 
     def blocks(self) -> dict[str, Callable[[], str]]:
@@ -100,14 +101,14 @@ class Facts:
         if self.registry.problem:
             return self.registry.problem
         if not self.processed.exists():
-            return f"no processed data at {self.settings.data.processed_dir}/training.parquet"
+            return f"no processed data at {self.processed}"
         if self._scored is None:
+            from ..model.holdout import holdout, predict
             from ..model.registry import load_pipeline, resolve_alias
-            from ..model.train import predict
 
             ref = resolve_alias(self.settings, self.registry.alias)
             pipeline = load_pipeline(self.settings, ref)
-            test = quality.holdout(self.settings, pd.read_parquet(self.processed))
+            test = holdout(self.settings.model, pd.read_parquet(self.processed))
             self._scored = (test, predict(pipeline, test))
         return self._scored
 
@@ -116,8 +117,8 @@ class Facts:
         if isinstance(scored, str):
             return f"MISSING: {scored}."
         test, out = scored
-        gov = self.settings.governance
-        metric = metrics.gate_metric(self.settings.gate)
+        gate = self.settings.gate
+        metric = metrics.gate_metric(gate)
         rows = [
             (s.column, s.value, s.rows, _fmt(s.label_mean), _fmt(s.metric))
             for s in quality.slice_metrics(self.settings, test, out)
@@ -125,7 +126,7 @@ class Facts:
         mean = "mean label" if TASK == "regression" else "positive rate"
         return (
             f"Held-out rows per value of each categorical feature. A slice of at least "
-            f"{gov.min_slice_rows} rows must reach {metric} {gov.min_slice_metric} "
+            f"{gate.min_slice_rows} rows must reach {metric} {gate.min_slice_metric} "
             f"(tested by `tests/test_ml_score.py::test_quality_on_every_slice`).\n\n"
             + _table(("feature", "value", "rows", mean, metric), rows)
         )
@@ -135,8 +136,8 @@ class Facts:
         if isinstance(scored, str):
             return f"MISSING: {scored}."
         test, out = scored
-        gov = self.settings.governance
-        groups = quality.group_rates(self.settings, test, out, gov.min_slice_rows)
+        gov, gate = self.settings.governance, self.settings.gate
+        groups = quality.group_rates(self.settings, test, out, gate.min_slice_rows)
         rows = [
             (g.column, g.group, g.outcome or "-", g.rows, f"{g.selection_rate:.3f}",
              _fmt(g.impact_ratio), _fmt(g.p_value))
@@ -146,7 +147,7 @@ class Facts:
             f"The {quality.OUTCOME} per protected group, and its ratio to the highest "
             f"group's (impact ratio). A ratio under {gov.min_impact_ratio} (the four-fifths rule) "
             "with a significant gap (p < 0.05) fails the test; groups under "
-            f"{gov.min_slice_rows} rows are shown, not judged. Protected "
+            f"{gate.min_slice_rows} rows are shown, not judged. Protected "
             "attributes are never model inputs; they are kept only to measure this.\n\n"
             + _table(
                 ("attribute", "group", "class", "rows", quality.OUTCOME, "impact ratio", "p"),
@@ -164,7 +165,7 @@ class Facts:
 
         span = "-" if TIME is None else f"{frame[TIME].min()} to {frame[TIME].max()}"
         rows = [
-            ("training table", f"`{self.settings.data.processed_dir}/training.parquet`"),
+            ("training table", f"`{self.settings.data.processed_dir}/{self.processed.name}`"),
             ("SHA-256", f"`{digest}`"),
             ("rows", len(frame)),
             ("time range", span),
@@ -188,11 +189,11 @@ class Facts:
         )
 
     def thresholds(self) -> str:
-        gov = self.settings.governance
+        gov, gate = self.settings.governance, self.settings.gate
         rows = [
             ("decision threshold (binary: P(positive))", self.settings.model.decision_threshold),
-            (f"minimum {metrics.gate_metric(self.settings.gate)} per slice", gov.min_slice_metric),
-            ("minimum rows to judge a slice or group", gov.min_slice_rows),
+            (f"minimum {metrics.gate_metric(gate)} per slice", gate.min_slice_metric),
+            ("minimum rows to judge a slice or group", gate.min_slice_rows),
             ("minimum impact ratio (four-fifths rule)", gov.min_impact_ratio),
             ("readiness threshold (ML Test Score)", gov.readiness_threshold),
         ]
@@ -367,9 +368,9 @@ class Facts:
         )
 
     def lineage(self) -> str:
-        path = self.settings.path(self.settings.data.processed_dir) / "lineage.json"
+        path = self.settings.lineage_file
         if not path.exists():
-            return "MISSING: no lineage record next to the processed data (`lineage.json`)."
+            return f"MISSING: no lineage record next to the processed data (`{path.name}`)."
         record = json.loads(path.read_text())
         rows = [
             (k, v if not isinstance(v, (dict, list)) else json.dumps(v)[:120])
@@ -413,8 +414,6 @@ def render(settings: Settings) -> list[tuple[Path, list[str]]]:
             continue
         known = {n: makers[n]() for n in names if n in makers}
         new = replace_blocks(text, known, str(path.relative_to(docs.parent)))
-        tmp = path.with_suffix(".md.tmp")
-        tmp.write_text(new)
-        tmp.replace(path)
+        atomic.write_text(path, new)
         done.append((path, names))
     return done

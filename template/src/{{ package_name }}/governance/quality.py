@@ -1,4 +1,4 @@
-"""Model quality beyond one number: the holdout split, slices and protected-group gaps.
+"""Model quality beyond one number: slices and protected-group gaps on the holdout.
 
 Used by the tests that back the ML Test Score and by `governance render` (model card), so the
 figures a reviewer reads are computed by the same code the tests hold to a threshold. The
@@ -18,10 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.stats import ttest_ind
-from sklearn.model_selection import train_test_split
 
 from ..data.schema import CATEGORICAL_FEATURES, PROTECTED_COLUMNS, TASK
 from ..model import metrics
+from ..model.holdout import SliceMetric
+from ..model.holdout import slice_metrics as _slice_metrics
 from ..settings import Settings
 
 OUTCOME = {
@@ -29,15 +30,6 @@ OUTCOME = {
     "multiclass": "predicted class share",
     "regression": "mean prediction",
 }[TASK]
-
-
-@dataclass(frozen=True)
-class SliceMetric:
-    column: str
-    value: str
-    rows: int
-    label_mean: float | None  # positive rate (binary) or mean label (regression)
-    metric: float | None  # the task's metric; None when undefined for the slice
 
 
 @dataclass(frozen=True)
@@ -51,42 +43,17 @@ class GroupRate:
     outcome: str = ""  # the class judged (multiclass), else empty
 
 
-def holdout(settings: Settings, frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows training held out: same seed, size and stratification as `model/train.py`."""
-    parts: list[pd.DataFrame] = train_test_split(
-        frame,
-        test_size=settings.model.test_size,
-        random_state=settings.model.seed,
-        stratify=metrics.stratify(frame),
-    )
-    return parts[1]
-
-
-def _label_mean(y: pd.Series) -> float | None:
-    if metrics.CLASSES is None:
-        return float(y.mean())
-    if TASK == "binary":
-        return float((y == metrics.CLASSES[1]).mean())
-    return None
-
-
 def slice_metrics(
     settings: Settings,
     frame: pd.DataFrame,
     out: np.ndarray,
     columns: list[str] | None = None,
 ) -> list[SliceMetric]:
-    """Quality per value of each categorical feature (default) or of the given columns."""
-    metric = metrics.gate_metric(settings.gate)
-    y_all = metrics.label(frame)
-    result = []
-    for column in columns or CATEGORICAL_FEATURES:
-        for value in sorted(frame[column].astype(str).unique()):
-            mask = (frame[column].astype(str) == value).to_numpy()
-            y = y_all[mask]
-            score = metrics.metric_value(metric, y, out[mask], settings.model.decision_threshold)
-            result.append(SliceMetric(column, value, int(mask.sum()), _label_mean(y), score))
-    return result
+    """Quality per value of each categorical feature (default) or of the given columns,
+    judged from the gate's minimum slice size."""
+    metric, threshold = metrics.gate_metric(settings.gate), settings.model.decision_threshold
+    columns = columns or list(CATEGORICAL_FEATURES)
+    return _slice_metrics(frame, out, columns, metric, threshold, settings.gate.min_slice_rows)
 
 
 def _two_proportion_p(n1: int, r1: float, n2: int, r2: float) -> float:
@@ -139,8 +106,9 @@ def group_rates(
     return result
 
 
-def weak_slices(slices: list[SliceMetric], min_rows: int, floor: float) -> list[SliceMetric]:
-    return [s for s in slices if s.rows >= min_rows and s.metric is not None and s.metric < floor]
+def weak_slices(slices: list[SliceMetric], floor: float) -> list[SliceMetric]:
+    """Judged slices (large enough for a metric) below the floor."""
+    return [s for s in slices if s.metric is not None and s.metric < floor]
 
 
 def adverse_impact(

@@ -15,13 +15,13 @@ from ..features import feature_frame
 from ..settings import Settings
 from . import metrics
 from .gate import Evaluation, SliceScore, Verdict, judge
+from .holdout import data_hash, predict, slice_metrics, split
 from .registry import RegistryError, find_alias, get_version, load_pipeline
-from .train import data_hash, predict, split
 
 
 def processed_frame(settings: Settings) -> pd.DataFrame:
     """The training table `ingest` wrote (validated then; here only its columns are checked)."""
-    path = settings.path(settings.data.processed_dir) / "training.parquet"
+    path = settings.training_table
     if not path.exists():
         raise RegistryError(f"no processed data at {path}: run `ingest` (or `train`) first")
     frame = pd.read_parquet(path)
@@ -34,23 +34,14 @@ def processed_frame(settings: Settings) -> pd.DataFrame:
 def slice_scores(
     settings: Settings, rows: pd.DataFrame, out_: np.ndarray, metric: str
 ) -> dict[str, dict[str, SliceScore]]:
-    out: dict[str, dict[str, SliceScore]] = {}
-    y = metrics.label(rows).to_numpy()
-    threshold = settings.model.decision_threshold
-    for column in settings.gate.slices:
-        if column not in rows.columns:
-            raise RegistryError(f"setting APP_GATE__SLICES: column '{column}' is not in the data")
-        groups: dict[str, SliceScore] = {}
-        for group in sorted(rows[column].astype(str).unique()):
-            mask = (rows[column].astype(str) == group).to_numpy()
-            n = int(mask.sum())
-            value = (
-                metrics.metric_value(metric, y[mask], out_[mask], threshold)
-                if n >= settings.gate.min_slice_rows
-                else None
-            )
-            groups[group] = SliceScore(n, value)
-        out[column] = groups
+    """Per gate slice column, each group's rows and metric (None under ``min_slice_rows``)."""
+    missing = [c for c in settings.gate.slices if c not in rows.columns]
+    if missing:
+        raise RegistryError(f"setting APP_GATE__SLICES: column '{missing[0]}' is not in the data")
+    threshold, min_rows = settings.model.decision_threshold, settings.gate.min_slice_rows
+    out: dict[str, dict[str, SliceScore]] = {c: {} for c in settings.gate.slices}
+    for s in slice_metrics(rows, out_, settings.gate.slices, metric, threshold, min_rows):
+        out[s.column][s.value] = SliceScore(s.rows, s.metric)
     return out
 
 
@@ -63,7 +54,7 @@ def evaluate_version(
     except ValueError as exc:
         raise RegistryError(str(exc)) from None
     threshold = settings.model.decision_threshold
-    train_rows, test_rows = split(settings, frame)
+    train_rows, test_rows = split(settings.model, frame)
     y_test = metrics.label(test_rows)
 
     def score(out: np.ndarray) -> float | None:

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from ..data.lineage import code_version, content_hash, load_lineage
@@ -28,6 +27,7 @@ from ..features import build_transformer, feature_frame
 from ..settings import Settings
 from . import metrics
 from .estimators import build_estimator
+from .holdout import data_hash, split
 from .profile import build_profile
 from .registry import configure, ensure_experiment
 
@@ -48,18 +48,8 @@ def build_pipeline(settings: Settings) -> Pipeline:
     return Pipeline([("features", build_transformer()), ("model", build_estimator(settings.model))])
 
 
-def split(settings: Settings, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Training and holdout rows; the gate judges every model on the same holdout."""
-    train_rows, test_rows = train_test_split(
-        frame,
-        test_size=settings.model.test_size,
-        random_state=settings.model.seed,
-        stratify=metrics.stratify(frame),
-    )
-    return train_rows, test_rows
-
-
-def evaluate(settings: Settings, pipeline: Pipeline, rows: pd.DataFrame) -> dict[str, float]:
+def holdout_metrics(settings: Settings, pipeline: Pipeline, rows: pd.DataFrame) -> dict[str, float]:
+    """Every reported metric of the pipeline on held-out rows."""
     out = metrics.output(pipeline, feature_frame(rows))
     return metrics.metrics_for(metrics.label(rows), out, settings.model.decision_threshold)
 
@@ -74,13 +64,6 @@ def trusted_types(pipeline: Pipeline) -> list[str]:
     import skops.io
 
     return list(skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)))
-
-
-def data_hash(frame: pd.DataFrame) -> str:
-    """Hash of the rows' text form: independent of row labels and of storage dtypes."""
-    canonical = frame[sorted(frame.columns)].astype(str)
-    hashed = pd.util.hash_pandas_object(canonical, index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
 def git_state(settings: Settings) -> dict[str, str]:
@@ -100,6 +83,49 @@ def lineage(settings: Settings, frame: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Fitted:
+    pipeline: Pipeline
+    example: pd.DataFrame  # a few training rows: the logged input example and signature
+    metrics: dict[str, float]
+    profile: dict[str, Any]  # the training distribution drift is judged against
+
+
+def fit(settings: Settings, frame: pd.DataFrame, shuffle_labels: bool = False) -> Fitted:
+    """Fit on the training part, measure on the holdout, profile the training features."""
+    train_rows, test_rows = split(settings.model, frame)
+    x_train = feature_frame(train_rows)
+    y_train = metrics.label(train_rows)
+    if shuffle_labels:
+        rng = np.random.default_rng(settings.model.seed)
+        y_train = pd.Series(rng.permutation(y_train.to_numpy()), index=y_train.index)
+    pipeline = build_pipeline(settings)
+    started = time.perf_counter()
+    pipeline.fit(x_train, y_train)
+    fit_seconds = time.perf_counter() - started
+    measured = holdout_metrics(settings, pipeline, test_rows) | {"fit_seconds": fit_seconds}
+    threshold = settings.model.decision_threshold
+    monitored = metrics.monitored(metrics.output(pipeline, x_train), threshold)
+    profile = build_profile(x_train, monitored, settings.monitoring.bins)
+    return Fitted(pipeline, x_train.head(5), measured, profile)
+
+
+def run_params(settings: Settings, rows: int, shuffle_labels: bool) -> dict[str, Any]:
+    """What the run is a function of: the task, the estimator and its settings, the split."""
+    family = settings.model.estimator
+    hyper = getattr(settings.model, family).model_dump()
+    return {
+        "task": TASK,
+        "estimator": family,
+        **{f"{family}.{k}": v for k, v in hyper.items()},
+        "seed": settings.model.seed,
+        "test_size": settings.model.test_size,
+        "rows": rows,
+        "schema_version": SCHEMA_VERSION,
+        "shuffle_labels": shuffle_labels,
+    }
+
+
 def train(
     settings: Settings,
     frame: pd.DataFrame,
@@ -113,24 +139,9 @@ def train(
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    train_rows, test_rows = split(settings, frame)
-    x_train = feature_frame(train_rows)
-    y_train = metrics.label(train_rows)
-    if shuffle_labels:
-        rng = np.random.default_rng(settings.model.seed)
-        y_train = pd.Series(rng.permutation(y_train.to_numpy()), index=y_train.index)
-    pipeline = build_pipeline(settings)
-    started = time.perf_counter()
-    pipeline.fit(x_train, y_train)
-    fit_seconds = time.perf_counter() - started
-    measured = evaluate(settings, pipeline, test_rows) | {"fit_seconds": fit_seconds}
+    fitted = fit(settings, frame, shuffle_labels)
+    pipeline, example = fitted.pipeline, fitted.example
     model_sha = fingerprint(pipeline)
-    train_out = metrics.output(pipeline, x_train)
-    profile = build_profile(
-        x_train,
-        metrics.monitored(train_out, settings.model.decision_threshold),
-        settings.monitoring.bins,
-    )
     tags = git_state(settings) | {
         "model_sha256": model_sha,
         "data_sha256": data_hash(frame),  # what the gate compares its holdout with
@@ -140,31 +151,13 @@ def train(
         tags["drill"] = "shuffled_labels"
 
     client = configure(settings)
-    experiment_id = ensure_experiment(settings)
-    with mlflow.start_run(experiment_id=experiment_id) as run:
-        mlflow.log_params(
-            {
-                "task": TASK,
-                "estimator": settings.model.estimator,
-                **{
-                    f"{settings.model.estimator}.{k}": v
-                    for k, v in getattr(settings.model, settings.model.estimator)
-                    .model_dump()
-                    .items()
-                },
-                "seed": settings.model.seed,
-                "test_size": settings.model.test_size,
-                "rows": len(frame),
-                "schema_version": SCHEMA_VERSION,
-                "shuffle_labels": shuffle_labels,
-            }
-        )
-        mlflow.log_metrics(measured)
+    with mlflow.start_run(experiment_id=ensure_experiment(settings)) as run:
+        mlflow.log_params(run_params(settings, len(frame), shuffle_labels))
+        mlflow.log_metrics(fitted.metrics)
         mlflow.set_tags(tags)
-        mlflow.log_dict(lineage(settings, frame), "lineage.json")
+        mlflow.log_dict(lineage(settings, frame), settings.lineage_file.name)
         mlflow.log_dict(json.loads(PilotSchema.to_schema().to_json()), "schema.json")
-        mlflow.log_dict(profile, PROFILE_ARTIFACT)
-        example = x_train.head(5)
+        mlflow.log_dict(fitted.profile, PROFILE_ARTIFACT)
         info = mlflow.sklearn.log_model(
             pipeline,
             name="model",
@@ -178,9 +171,4 @@ def train(
     for key, value in tags.items():
         client.set_model_version_tag(settings.model.name, version, key, value)
     client.set_registered_model_alias(settings.model.name, settings.model.challenger_alias, version)
-    return TrainResult(run.info.run_id, version, measured, model_sha)
-
-
-def predict(pipeline: Pipeline, frame: pd.DataFrame) -> np.ndarray:
-    """The model's output for contract rows (``model/metrics.py`` says what it is per task)."""
-    return metrics.output(pipeline, feature_frame(frame))
+    return TrainResult(run.info.run_id, version, fitted.metrics, model_sha)

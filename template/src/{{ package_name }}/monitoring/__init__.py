@@ -1,1 +1,5 @@
-"""Monitoring: the served-traffic window, drift and staleness."""
+"""Monitoring: drift against the training profile, outcomes joined to decisions, live quality,
+the shadow challenger's evidence and the retraining trigger.
+
+Reads what the service wrote through ``records``; never imports ``serving``.
+"""

@@ -259,34 +259,32 @@ def _write_rows(path: Path, frame: pd.DataFrame) -> Path:
     return path
 
 
-def ingest(settings: Settings, source: str, table: str = "outcomes") -> OutcomeReport:
-    """Validate, join and store outcomes; see the module docstring."""
-    frame = read_source(source, table)
-    report = OutcomeReport(source=source, rows_read=len(frame))
-    valid, quarantined = validate(frame, source)
-    labels = pa.DataFrameSchema({LABEL: contract_column(LABEL)}, coerce=True).validate(
-        valid[[LABEL]]
-    )[LABEL]
-    index = DecisionIndex(read_records(settings.path(settings.serving.decision_log_dir)))
-    window = timedelta(hours=settings.monitoring.attribution_window_hours)
-    joined: list[tuple[Any, ...]] = []
-    unmatched: list[tuple[int, str]] = []
-    claimed: dict[tuple[str, int], int] = {}
-    extra: dict[int, str] = {}
-    now = time.time()
+@dataclass
+class _Joined:
+    rows: list[tuple[Any, ...]] = field(default_factory=list)  # the store's columns
+    unmatched: list[tuple[int, str]] = field(default_factory=list)  # (row, why)
+    duplicates: dict[int, str] = field(default_factory=dict)  # row -> reason
+
+
+def _join(
+    valid: pd.DataFrame, labels: pd.Series, index: DecisionIndex, window: timedelta, source: str
+) -> _Joined:
+    """Each outcome to its decision; a decision is claimed by one outcome row at most."""
+    out, now = _Joined(), time.time()
+    claimed: set[tuple[str, int]] = set()
     indices: list[int] = [int(i) for i in valid.index]
     for i, outcome, label in zip(indices, valid.to_dict("records"), labels, strict=True):
         decision, why = index.find(outcome, window)
         if decision is None:
-            unmatched.append((i, why))
+            out.unmatched.append((i, why))
             continue
         ident = (str(decision["request_id"]), int(decision.get("row", 0)))
         if ident in claimed:
-            extra[i] = "another row of the file joins the same decision"
+            out.duplicates[i] = "another row of the file joins the same decision"
             continue
-        claimed[ident] = i
+        claimed.add(ident)
         when = outcome[OUTCOME_TIME]
-        joined.append(
+        out.rows.append(
             (
                 *ident,
                 decision.get("key"),
@@ -301,28 +299,49 @@ def ingest(settings: Settings, source: str, table: str = "outcomes") -> OutcomeR
                 now,
             )
         )
-    if extra:
-        more = valid.loc[sorted(extra)].assign(**{REASON: [extra[i] for i in sorted(extra)]})
-        quarantined = pd.concat([quarantined, more])
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-    out_dir = settings.path(settings.data.quarantine_dir)
-    if len(quarantined):
-        report.quarantine = _write_rows(out_dir / f"outcomes-{stamp}.csv", quarantined)
-    if unmatched:
-        rows = valid.loc[[i for i, _ in unmatched]].assign(**{REASON: [w for _, w in unmatched]})
-        report.unmatched_file = _write_rows(out_dir / f"outcomes-unmatched-{stamp}.csv", rows)
-    report.quarantined, report.unmatched = len(quarantined), len(unmatched)
-    report.reasons = Counter(quarantined[REASON]) + Counter(w for _, w in unmatched)
+    return out
+
+
+def _store(settings: Settings, rows: list[tuple[Any, ...]]) -> int:
+    """Insert joined rows (idempotent: a decision's outcome is stored once); rows added."""
     try:
         with closing(connect(settings)) as conn, conn:
             before = conn.total_changes
             conn.executemany(
-                "INSERT OR IGNORE INTO outcomes VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", joined
+                "INSERT OR IGNORE INTO outcomes VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows
             )
-            report.stored = conn.total_changes - before
+            return int(conn.total_changes - before)
     except sqlite3.Error as exc:
         raise OutcomeError(f"outcome store {settings.monitoring.outcomes_db}: {exc}") from None
-    report.already = len(joined) - report.stored
+
+
+def ingest(settings: Settings, source: str, table: str = "outcomes") -> OutcomeReport:
+    """Validate, join and store outcomes; see the module docstring."""
+    frame = read_source(source, table)
+    report = OutcomeReport(source=source, rows_read=len(frame))
+    valid, quarantined = validate(frame, source)
+    labels = pa.DataFrameSchema({LABEL: contract_column(LABEL)}, coerce=True).validate(
+        valid[[LABEL]]
+    )[LABEL]
+    index = DecisionIndex(read_records(settings.path(settings.serving.decision_log_dir)))
+    window = timedelta(hours=settings.monitoring.attribution_window_hours)
+    joined = _join(valid, labels, index, window, source)
+    if joined.duplicates:
+        rows = sorted(joined.duplicates)
+        more = valid.loc[rows].assign(**{REASON: [joined.duplicates[i] for i in rows]})
+        quarantined = pd.concat([quarantined, more])
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out_dir = settings.path(settings.data.quarantine_dir)
+    if len(quarantined):
+        report.quarantine = _write_rows(out_dir / f"outcomes-{stamp}.csv", quarantined)
+    unmatched = joined.unmatched
+    if unmatched:
+        rows_ = valid.loc[[i for i, _ in unmatched]].assign(**{REASON: [w for _, w in unmatched]})
+        report.unmatched_file = _write_rows(out_dir / f"outcomes-unmatched-{stamp}.csv", rows_)
+    report.quarantined, report.unmatched = len(quarantined), len(unmatched)
+    report.reasons = Counter(quarantined[REASON]) + Counter(w for _, w in unmatched)
+    report.stored = _store(settings, joined.rows)
+    report.already = len(joined.rows) - report.stored
     report.store = settings.path(settings.monitoring.outcomes_db)
     if report.rows_read != report.joined + report.unmatched + report.quarantined:
         raise OutcomeError(f"outcomes {source}: accounting does not add up ({report.summary()})")

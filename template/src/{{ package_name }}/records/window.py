@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from .. import atomic
+
 
 class PredictionWindow:
     def __init__(self, path: Path, max_rows: int, sample_rate: float, seed: int | None = None):
@@ -94,7 +96,5 @@ class PredictionWindow:
 
     def _compact(self) -> None:
         keep = self.read_lines()[-self.max_rows :]
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(b"\n".join(keep) + b"\n")
-        tmp.replace(self.path)
+        atomic.write_bytes(self.path, b"\n".join(keep) + b"\n")
         self._rows_on_disk = len(keep)

@@ -1,1 +1,4 @@
-"""Online serving: request contract, compiled scorer, FastAPI app."""
+"""Serving: the FastAPI service (auth, request contract, decisions, metrics, shadow).
+
+Scores through ``model.scorer`` and writes ``records``; never imports ``monitoring``.
+"""
