@@ -69,12 +69,14 @@ def validate(manifest: Path) -> subprocess.CompletedProcess[str]:
 
 
 def by_kind(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """One document per kind; for CronJobs, the nightly batch (staging also runs drift and
-    monitor CronJobs, checked on their own)."""
-    out = {d["kind"]: d for d in docs if d["kind"] != "CronJob"}
+    """One document per kind; for CronJobs, the nightly batch and for claims its volume
+    (staging also runs drift and monitor CronJobs on a shared volume, checked on their own)."""
+    out = {d["kind"]: d for d in docs if d["kind"] not in {"CronJob", "PersistentVolumeClaim"}}
     for d in docs:
         if d["kind"] == "CronJob" and cron_command(d) == "score":
             out["CronJob"] = d
+        if d["kind"] == "PersistentVolumeClaim" and d["metadata"]["name"].endswith("-batch"):
+            out["PersistentVolumeClaim"] = d
     return out
 
 
@@ -136,19 +138,55 @@ def test_overlay_renders_and_validates_against_kubernetes_schemas(
     assert security["readOnlyRootFilesystem"] is True
     assert security["allowPrivilegeEscalation"] is False
     assert security["capabilities"]["drop"] == ["ALL"]
-    # Writable only where needed (scratch volumes), secrets mounted read-only.
+    # Writable only where needed (scratch volumes; staging's /app/var is the volume its
+    # monitors share), secrets mounted read-only.
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
     writable = {path for path, m in mounts.items() if not m.get("readOnly")}
     assert writable == {"/app/var", "/tmp"}
-    assert all("emptyDir" in volumes[mounts[path]["name"]] for path in writable)
+    scratch = writable - ({"/app/var"} if env == "staging" else set())
+    assert all("emptyDir" in volumes[mounts[path]["name"]] for path in scratch)
+    if env == "staging":
+        check_shared_var(
+            yaml.safe_load_all(rendered), container, volumes[mounts["/app/var"]["name"]]
+        )
     # Configuration from the ConfigMap, secrets by reference to a Secret never committed.
     assert container["envFrom"][0]["configMapRef"]["name"] == docs["ConfigMap"]["metadata"]["name"]
-    refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
+    refs = {
+        e["valueFrom"]["secretKeyRef"]["name"]
+        for e in container["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
     refs |= {v["secret"]["secretName"] for v in volumes.values() if "secret" in v}
     assert refs == {f"{slug}-secrets"}
     assert "kind: Secret" not in rendered
     check_batch_cronjob(docs, slug)
+
+
+def check_shared_var(all_docs: Any, api: dict[str, Any], api_volume: dict[str, Any]) -> None:
+    """Staging: every replica and the drift/monitor CronJobs mount one ReadWriteMany claim at
+    /app/var; each replica keeps its own window file and the monitors read all of them."""
+    docs = [d for d in all_docs if d]
+    claim = api_volume["persistentVolumeClaim"]["claimName"]
+    (pvc,) = [
+        d for d in docs if d["kind"] == "PersistentVolumeClaim" and d["metadata"]["name"] == claim
+    ]
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+    env = {e["name"]: e for e in api["env"]}
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert env["APP_MONITORING__WINDOW_PATH"]["value"].endswith("window-$(POD_NAME).jsonl")
+    monitors = [d for d in docs if d["kind"] == "CronJob" and cron_command(d) != "score"]
+    assert sorted(cron_command(d) for d in monitors) == ["drift", "monitor"]
+    for cron in monitors:
+        pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/app/var"]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+        assert volume["persistentVolumeClaim"]["claimName"] == claim
+        window = {e["name"]: e.get("value") for e in container["env"]}[
+            "APP_MONITORING__WINDOW_PATH"
+        ]
+        assert window == "/app/var/monitoring/window-*.jsonl"
 
 
 def check_batch_cronjob(docs: dict[str, dict[str, Any]], slug: str) -> None:

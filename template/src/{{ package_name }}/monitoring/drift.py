@@ -24,7 +24,7 @@ from scipy.stats import ks_2samp
 
 from ..errors import PilotError
 from ..model.profile import PREDICTION, bin_shares, category_shares
-from ..records.window import PredictionWindow
+from ..records.window import PredictionWindow, window_files
 from ..settings import Settings
 
 EPS = 1e-4  # floor for empty bins, so PSI stays finite
@@ -136,10 +136,13 @@ def load_reference(settings: Settings) -> tuple[Any, dict[str, Any]]:
 
 
 def read_window(settings: Settings, columns: Sequence[str]) -> tuple[list[dict[str, Any]], int]:
-    """Rows of the serving window, and how many were unreadable (e.g. a torn last line)."""
+    """Rows of the serving window (every replica's, for a glob), and how many were unreadable
+    (e.g. a torn last line)."""
     m = settings.monitoring
     rows, skipped = [], 0
-    for line in PredictionWindow(settings.path(m.window_path), m.window_rows, 1.0).read_lines():
+    files = window_files(settings.path(m.window_path))
+    lines = [ln for f in files for ln in PredictionWindow(f, m.window_rows, 1.0).read_lines()]
+    for line in lines:
         if not line.strip():
             continue
         try:

@@ -33,6 +33,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
+import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -168,7 +170,7 @@ class DecisionLog:
         n = 0
         while True:
             suffix = f"-{n}" if n else ""
-            path = self.directory / f"decisions-{stamp}-{os.getpid()}{suffix}.jsonl"
+            path = self.directory / f"decisions-{stamp}-{writer_id()}{suffix}.jsonl"
             if not path.exists():
                 break
             n += 1
@@ -218,6 +220,12 @@ def normalize_ts(text: str) -> str:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def writer_id() -> str:
+    """Host and process: replicas sharing one volume never write the same file."""
+    host = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "host"
+    return f"{host}-{os.getpid()}"
 
 
 def log_files(directory: Path) -> list[Path]:

@@ -98,3 +98,11 @@ class PredictionWindow:
         keep = self.read_lines()[-self.max_rows :]
         atomic.write_bytes(self.path, b"\n".join(keep) + b"\n")
         self._rows_on_disk = len(keep)
+
+
+def window_files(path: Path) -> list[Path]:
+    """The window file; with a glob in its name (replicas sharing a volume, one file each),
+    every file that matches."""
+    if any(ch in path.name for ch in "*?["):
+        return sorted(path.parent.glob(path.name))
+    return [path]
