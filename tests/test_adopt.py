@@ -155,14 +155,21 @@ def test_numeric_table_without_key_time_pii_or_protected(fresh: Path, tmp_path: 
     source = write_csv(tmp_path / "measurements.csv", numeric_rows())
     out = adopt(fresh, str(source), "--label", "y").stdout
     assert "x1: feature (float values) -> numeric feature" in out
-    assert "source: file (this pilot has no files source)" in out
+    # The default pilot reads SQL only: the file is loaded into its SQLite database, so
+    # ingestion reads the real rows and `data seed` will not overwrite them.
+    assert (
+        "source: file (this pilot has no files source; loaded into table measurements of "
+        "sqlite:///" in out and ") -> ingest reads it" in out
+    ), out
     schema = (fresh / OWNED[0]).read_text()
     assert "KEY: str | None = None" in schema and "TIME: str | None = None" in schema
     assert "RENAMES: dict[str, str] = {}" in schema
-    assert "slices = []" in (fresh / "config/pilot.toml").read_text()
-    seeded = uv_run(fresh, "churn-pilot", "data", "seed").stdout
-    assert "seeded 5000 rows into sql" in seeded
-    assert "5000 accepted" in uv_run(fresh, "churn-pilot", "ingest").stdout
+    config = (fresh / "config/pilot.toml").read_text()
+    assert "slices = []" in config and 'table = "measurements"' in config
+    refused = uv_run(fresh, "churn-pilot", "data", "seed", check=False)
+    assert refused.returncode == 1 and "seeding would overwrite it" in refused.stderr
+    ingested = uv_run(fresh, "churn-pilot", "ingest").stdout
+    assert "ingested 400 rows" in ingested and "400 accepted, 0 quarantined" in ingested
     tests = ["tests/test_schema.py", "tests/test_quality.py", "tests/test_ingest.py"]
     uv_run(fresh, "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests, "tests/test_api.py")
 

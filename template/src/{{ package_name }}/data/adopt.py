@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .. import atomic
-from ..settings import PROJECT_ROOT, SourceName
+from ..settings import PROJECT_ROOT, SourceName, get_settings
 from .errors import DataError
 
 Task = Literal["binary", "multiclass", "regression"]
@@ -834,9 +834,17 @@ def write(adoption: Adoption, targets: Targets, source: str, config: dict[str, A
 
 
 def source_config(
-    source: str, table: str | None, kinds: tuple[str, ...], root: Path
+    source: str,
+    table: str | None,
+    kinds: tuple[str, ...],
+    root: Path,
+    local_sql: str | None = None,
 ) -> tuple[dict[str, Any], list[Decision]]:
-    """Where ingestion reads the adopted table from, as config entries with their reasons."""
+    """Where ingestion reads the adopted table from, as config entries with their reasons.
+
+    ``local_sql`` is the pilot's SQL URL when it is a local SQLite file: a file adopted into a
+    pilot without a files source is loaded there (``load_into``), so ingest reads real rows.
+    """
     data: list[tuple[str, str, Any]] = []
     sections: dict[str, list[tuple[str, str, Any]]] = {}
     notes: list[Decision] = []
@@ -857,6 +865,15 @@ def source_config(
         sections["data.sources"] = [("The adopted source", "enabled", ["files"])]
         sections["data.sources.files"] = [("The adopted file", "path", shown)]
         notes.append(Decision("source", "file", path.suffix.lower(), "ingest reads it"))
+    elif "sql" in kinds and local_sql is not None:
+        name = local_table(source)
+        data += [
+            ("The adopted file, loaded into the pilot's SQLite database", "table", name),
+            ("Real data: `data seed` refuses to overwrite it", "real_sources", True),
+        ]
+        sections["data.sources"] = [("The adopted source", "enabled", ["sql"])]
+        why = f"this pilot has no files source; loaded into table {name} of {_safe(local_sql)}"
+        notes.append(Decision("source", "file", why, "ingest reads it"))
     else:
         notes.append(
             Decision(
@@ -869,6 +886,27 @@ def source_config(
     return {"data": data, "sections": sections}, notes
 
 
+def local_table(source: str) -> str:
+    """The SQL table an adopted file is loaded into: its file name as an identifier."""
+    return identifier(Path(source).stem, set())
+
+
+def load_into(url: str, name: str, frame: pd.DataFrame) -> None:
+    """The adopted rows, as read (source column names), into table ``name`` at ``url``."""
+    import sqlalchemy as sa
+
+    if url.startswith("sqlite:///"):  # a fresh pilot has no data/ directory yet
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+    try:
+        frame.to_sql(name, engine, if_exists="replace", index=False, chunksize=10_000)
+    except sa.exc.SQLAlchemyError as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise AdoptError(f"database {_safe(url)}: cannot load table {name} ({reason})") from None
+    finally:
+        engine.dispose()
+
+
 def adopt(
     source: str,
     roles: Roles,
@@ -877,25 +915,39 @@ def adopt(
     table: str | None = None,
     kinds: tuple[str, ...] = (),
     root: Path,
+    local_sql: str | None = None,
 ) -> Adoption:
     """Read, decide, render and write; nothing is written unless every step succeeded."""
-    config, notes = source_config(source, table, kinds, root)
+    config, notes = source_config(source, table, kinds, root, local_sql)
     frame = read_table(source, table)
     adoption = infer_contract(frame, roles)
     adoption.decisions += notes
     shown = f"{_safe(source)}#{table}" if table else Path(source).name
+    loads = "://" not in source and "files" not in kinds and "sql" in kinds
+    if loads and local_sql is not None:  # before the contract: a failed load writes nothing
+        load_into(local_sql, local_table(source), frame)
     write(adoption, targets, shown, config)
     return adoption
 
 
 def adopt_into_pilot(
-    source: str, roles: Roles, *, table: str | None = None
+    source: str, roles: Roles, *, table: str | None = None, sql_url: str | None = None
 ) -> tuple[Adoption, list[str]]:
-    """``adopt`` into this pilot: its contract, its profile, its config/pilot.toml."""
+    """``adopt`` into this pilot: its contract, its profile, its config/pilot.toml.
+
+    ``sql_url`` (default: the configured ``data.url``) receives an adopted file when the pilot
+    has no files source and the URL is a local SQLite file.
+    """
     here = Path(__file__).parent
     targets = Targets(here / "schema.py", here / "profile.json", PROJECT_ROOT / "config/pilot.toml")
     kinds = tuple(str(k) for k in get_args(SourceName))
-    adoption = adopt(source, roles, targets, table=table, kinds=kinds, root=PROJECT_ROOT)
+    if sql_url is None:
+        settings = get_settings()
+        sql_url = settings.sqlite_abs(settings.data.url)
+    local = sql_url if sql_url.startswith("sqlite:///") else None
+    adoption = adopt(
+        source, roles, targets, table=table, kinds=kinds, root=PROJECT_ROOT, local_sql=local
+    )
     written = [_shown(p) for p in (targets.schema, targets.profile, targets.config)]
     return adoption, written
 

@@ -44,6 +44,7 @@ def _random_forest(m: ModelSettings, task: str) -> Any:
         "boosting_type": "rf",
         "n_estimators": p.n_estimators,
         "num_leaves": p.num_leaves,
+        "max_depth": p.max_depth,
         "min_child_samples": p.min_child_samples,
         "subsample": p.bagging_fraction,
         "subsample_freq": 1,
