@@ -55,6 +55,12 @@ class BatchInput:
         return "sha256:" + digest.hexdigest()
 
     def chunks(self, rows: int) -> Iterator[pd.DataFrame]:
+        """Chunks in contract names: a source's names that are not identifiers are renamed
+        (``RENAMES``), as ingestion does."""
+        for chunk in self._raw_chunks(rows):
+            yield chunk.rename(columns=RENAMES) if RENAMES else chunk
+
+    def _raw_chunks(self, rows: int) -> Iterator[pd.DataFrame]:
         try:
             if self.kind == "sql":
                 yield from self._sql_chunks(rows)
