@@ -11,7 +11,6 @@ posts to ``monitoring.webhook_url`` when set. Thresholds come from ``settings.mo
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,10 +21,14 @@ import numpy as np
 import orjson
 from scipy.stats import ks_2samp
 
+from .. import atomic
 from ..errors import PilotError
 from ..model.profile import PREDICTION, bin_shares, category_shares
 from ..records.window import PredictionWindow, window_files
 from ..settings import Settings
+from . import textfile
+
+LATEST = "latest.json"  # the last drift report
 
 EPS = 1e-4  # floor for empty bins, so PSI stays finite
 
@@ -188,23 +191,13 @@ def check(settings: Settings, now: float | None = None) -> DriftReport:
 
 def write_report(settings: Settings, report: DriftReport) -> Path:
     out_dir = settings.path(settings.monitoring.report_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(report.generated_at))
-    path = out_dir / f"drift-{stamp}.json"
-    text = json.dumps(report.to_dict(), indent=2)
-    for target in (path, out_dir / "latest.json"):
-        atomic_write(target, text)
-    return path
+    return textfile.write_report(out_dir, "drift", report.generated_at, report.to_dict(), LATEST)
 
 
 def prometheus_text(report: DriftReport) -> str:
     model = f'model="{report.model}",version="{report.version}"'
-    lines: list[str] = []
-
-    def gauge(name: str, help_text: str, samples: list[tuple[str, float]]) -> None:
-        lines.extend([f"# HELP pilot_{name} {help_text}", f"# TYPE pilot_{name} gauge"])
-        # Concatenated, not an f-string: Prometheus' label braces would need doubling.
-        lines.extend("pilot_" + name + "{" + labels + "} " + f"{v:.6g}" for labels, v in samples)
+    gauges = textfile.Gauges()
+    gauge = gauges.add
 
     col = [(f'{model},column="{c.column}"', c) for c in report.columns]
     gauge("drift_psi", "PSI of a column, serving window vs training.", [(k, c.psi) for k, c in col])
@@ -219,12 +212,12 @@ def prometheus_text(report: DriftReport) -> str:
     gauge("model_max_age_days", "Maximum age before stale.", [(model, report.max_age_days)])
     gauge("drift_breached", "1 if any drift or staleness check failed.", [(model, report.breached)])
     gauge("drift_last_run_seconds", "Unix time of the check.", [(model, report.generated_at)])
-    return "\n".join(lines) + "\n"
+    return gauges.text()
 
 
 def write_prometheus(settings: Settings, report: DriftReport) -> Path:
     path = settings.path(settings.monitoring.prom_path)
-    atomic_write(path, prometheus_text(report))
+    atomic.write_text(path, prometheus_text(report))
     return path
 
 
@@ -254,11 +247,3 @@ def post_webhook(settings: Settings, report: Breached, report_path: Path) -> str
     except httpx.HTTPError as exc:
         return f"failed ({type(exc).__name__})"
     return f"answered {resp.status_code}"
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Readers (Prometheus' textfile collector) see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

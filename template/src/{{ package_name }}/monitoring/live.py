@@ -24,10 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .. import atomic
 from ..model.metrics import gate_metric
 from ..model.tasks import Metric, bootstrap_interval, live_metric, metric, score_of
 from ..settings import Settings
-from .drift import atomic_write
+from . import textfile
 from .outcomes import joined_rows
 
 LATEST = "live-latest.json"
@@ -208,12 +209,7 @@ def _judge(
 
 def write_report(settings: Settings, report: LiveReport) -> Path:
     out_dir = settings.path(settings.monitoring.report_dir)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(report.generated_at))
-    path = out_dir / f"live-{stamp}.json"
-    text = json.dumps(report.to_dict(), indent=2)
-    for target in (path, out_dir / LATEST):
-        atomic_write(target, text)
-    return path
+    return textfile.write_report(out_dir, "live", report.generated_at, report.to_dict(), LATEST)
 
 
 def read_latest(settings: Settings) -> dict[str, Any] | None:
@@ -227,11 +223,8 @@ def read_latest(settings: Settings) -> dict[str, Any] | None:
 
 
 def prometheus_text(report: LiveReport) -> str:
-    lines: list[str] = []
-
-    def gauge(name: str, help_text: str, samples: list[tuple[str, float]]) -> None:
-        lines.extend([f"# HELP pilot_{name} {help_text}", f"# TYPE pilot_{name} gauge"])
-        lines.extend("pilot_" + name + "{" + labels + "} " + f"{v:.6g}" for labels, v in samples)
+    gauges = textfile.Gauges()
+    gauge = gauges.add
 
     def labels(f: Figure) -> str:
         return f'model="{report.model}",version="{f.version}",metric="{report.metric}"'
@@ -279,10 +272,10 @@ def prometheus_text(report: LiveReport) -> str:
     gauge("live_judged", "1 if some version had enough rows to judge.", [(model, report.judged)])
     gauge("live_breached", "1 if live quality breached.", [(model, report.breached)])
     gauge("live_last_run_seconds", "Unix time of the check.", [(model, report.generated_at)])
-    return "\n".join(lines) + "\n"
+    return gauges.text()
 
 
 def write_prometheus(settings: Settings, report: LiveReport) -> Path:
     path = settings.path(settings.monitoring.live_prom_path)
-    atomic_write(path, prometheus_text(report))
+    atomic.write_text(path, prometheus_text(report))
     return path
