@@ -154,6 +154,7 @@ def main() -> int:
     slug = prepare(project)
     package = slug.replace("-", "_")
     env = project_env(project) | {"APP_ENV": "dev"}
+    (project / "var").mkdir(exist_ok=True)
     data = Path(tempfile.mkdtemp(prefix="batch-bench-", dir=project / "var"))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     where = machine()
