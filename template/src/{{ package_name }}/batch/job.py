@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,9 +159,7 @@ def write_quarantine(frame: pd.DataFrame, path: Path, settings: Settings) -> Non
     ordered = [FAILED] + [c for c in frame.columns if c != FAILED]
     protected = apply_pii_policy(frame[ordered], settings)  # as in ingestion: hashed or dropped
     with replacing(path) as tmp:
-        protected.to_json(
-            tmp, orient="records", lines=True, date_format="iso", default_handler=str
-        )
+        protected.to_json(tmp, orient="records", lines=True, date_format="iso", default_handler=str)
 
 
 def _save(checkpoint: Checkpoint, staging: Path) -> None:
@@ -229,7 +227,7 @@ def _run_local(
 
 
 def _validated(
-    chunks: Iterator[pd.DataFrame],
+    chunks: Iterable[pd.DataFrame],
     staging: Path,
     checkpoint: Checkpoint,
     source: BatchInput,
@@ -360,6 +358,7 @@ def _score_all(
     progress: Progress | None,
 ) -> Checkpoint:
     """Every chunk scored into staging, by the requested engine; checks the row accounting."""
+    checkpoint: Checkpoint
     try:
         if request.engine == "spark":
             from .spark import run_spark
