@@ -12,9 +12,8 @@ import contextlib
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-T = TypeVar("T")
 _END = object()
 _POLL = 0.1  # seconds between checks that the consumer still wants items
 
@@ -24,10 +23,10 @@ class _Failed:
         self.error = error
 
 
-class Stage(Generic[T]):
+class Stage:
     """``items`` produced in a thread; iterate the stage to consume them, in order."""
 
-    def __init__(self, items: Iterable[T], depth: int = 2) -> None:
+    def __init__(self, items: Iterable[Any], depth: int = 2) -> None:
         self._items = items
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
@@ -63,7 +62,7 @@ class Stage(Generic[T]):
             if close is not None:
                 close()  # a generator's cleanup (a connection, a file) runs in its own thread
 
-    def __iter__(self) -> Iterator[T]:
+    def __iter__(self) -> Iterator[Any]:
         while True:
             try:
                 item = self._queue.get(timeout=_POLL)
@@ -79,7 +78,7 @@ class Stage(Generic[T]):
 
 
 @contextlib.contextmanager
-def staged(*stages: Stage[Any]) -> Iterator[None]:
+def staged(*stages: Stage) -> Iterator[None]:
     """Run the stages for the duration of the block; on leaving, stop them all."""
     for stage in stages:
         stage.start()
