@@ -238,7 +238,10 @@ def main() -> int:
             "key pattern are most of it), Parquet writing about 0.9 s (each part, then the "
             "merge into a single-file DEST), scoring and the output table about 0.5 s, "
             "reading under 0.1 s. On two cores those stages share one another's CPU, so "
-            "end to end is bounded by their sum over two.\n",
+            "end to end is bounded by their sum over two. The 1x run also pays once for "
+            "pandera's first validation in the process (its backends register and import "
+            "hypothesis when installed, as in the dev environment: 1-2 s on a loaded "
+            "machine); the 10x run is closer to the steady state.\n",
         )
         print(f"\nwrote {doc.relative_to(ROOT)}")
     return 0
