@@ -154,6 +154,7 @@ def main() -> int:
     slug = prepare(project)
     package = slug.replace("-", "_")
     env = project_env(project) | {"APP_ENV": "dev"}
+    (project / "var").mkdir(exist_ok=True)
     data = Path(tempfile.mkdtemp(prefix="batch-bench-", dir=project / "var"))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     where = machine()
@@ -224,11 +225,23 @@ def main() -> int:
             + "\n".join(summary)
             + "\n\n"
             "`score` does far more per row than the peer: it reads the file in chunks, "
-            "validates every row with the pandera contract (the largest share of its time), "
-            "quarantines failures, writes Parquet and the batch record. pyfunc only "
-            "predicts on a frame already in memory, so its memory grows with the input "
-            "while `score`'s stays bounded by the chunk size (`APP_BATCH__CHUNK_ROWS`). "
-            "Ratios matter more than absolute figures: the machine may be shared.\n",
+            "validates every row with the contract, quarantines failures, writes Parquet "
+            "and the batch record. pyfunc only predicts on a frame already in memory, so its "
+            "memory grows with the input while `score`'s stays bounded by the chunk size "
+            "(`APP_BATCH__CHUNK_ROWS`) and the pipeline's bounded queues. "
+            "Ratios matter more than absolute figures: the machine may be shared.\n\n"
+            "What dominates now: validation runs the contract's own checks on whole columns "
+            "(pandera only sees rows some check flags), scoring builds the matrix with Arrow "
+            "lookups and skips attributions without `--explain`, and reading, validation, "
+            "scoring and writing overlap in four threads. Per million rows, measured stage "
+            "by stage on a loaded machine: validation about 0.6-1.2 s (key uniqueness and the "
+            "key pattern are most of it), Parquet writing about 0.9 s (each part, then the "
+            "merge into a single-file DEST), scoring and the output table about 0.5 s, "
+            "reading under 0.1 s. On two cores those stages share one another's CPU, so "
+            "end to end is bounded by their sum over two. The 1x run also pays once for "
+            "pandera's first validation in the process (its backends register and import "
+            "hypothesis when installed, as in the dev environment: 1-2 s on a loaded "
+            "machine); the 10x run is closer to the steady state.\n",
         )
         print(f"\nwrote {doc.relative_to(ROOT)}")
     return 0

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..data.schema import FEATURES, KEY, TASK
 from ..model.metrics import CLASSES, decide
@@ -22,6 +23,8 @@ from ..settings import Settings
 from .errors import BatchError
 
 META_COLUMNS = ("model_name", "model_version", "batch_id")
+# Output columns whose values repeat (Parquet dictionary-encodes these only).
+REPEATED = frozenset(META_COLUMNS) | ({"prediction"} if TASK != "regression" else set())
 
 
 @dataclass(frozen=True)
@@ -54,43 +57,51 @@ def load_model(settings: Settings, alias: str | None, version: str | None) -> Ba
     return BatchModel(ref, scorer, settings.model.decision_threshold)  # the one threshold
 
 
-def predict(model: BatchModel, frame: pd.DataFrame, explain: bool) -> dict[str, Any]:
+def predict(model: BatchModel, frame: pd.DataFrame, explain: bool) -> dict[str, pa.Array]:
     """The task's prediction columns for validated rows; the only place that knows the task.
 
     binary: ``probability`` of the positive class and ``prediction`` (the threshold decides);
     multiclass: ``prediction`` and one ``probability_<class>`` per class; regression: the value.
     ``explanation`` (JSON, the top contributions) for every family with ``explain``.
     """
-    scores = model.scorer.score_frame(frame[FEATURES])
+    scores = model.scorer.score_frame(frame[FEATURES], explain=explain)
     decided = decide(scores.output, model.threshold)
-    out: dict[str, Any] = {}
+    out: dict[str, pa.Array] = {}
     if TASK == "binary":
-        out["probability"] = scores.output.astype("float64")
-        out["prediction"] = decided.astype("int64")
+        out["probability"] = pa.array(scores.output.astype("float64"))
+        out["prediction"] = pa.array(decided.astype("int64"))
     elif TASK == "multiclass":
-        out["prediction"] = decided.astype(str)
+        out["prediction"] = pa.array(decided.astype(str), pa.large_string())
         for i, cls in enumerate(CLASSES or []):
-            out[f"probability_{cls}"] = scores.output[:, i].astype("float64")
+            out[f"probability_{cls}"] = pa.array(scores.output[:, i].astype("float64"))
     else:
-        out["prediction"] = scores.output.astype("float64")
+        out["prediction"] = pa.array(scores.output.astype("float64"))
     if explain:
-        out["explanation"] = [json.dumps(t) for t in top_contributions_rows(scores.contributions)]
+        explanations = [json.dumps(t) for t in top_contributions_rows(scores.contributions)]
+        out["explanation"] = pa.array(explanations, pa.large_string())
     return out
 
 
-def output_frame(
+def constant(value: str, n: int) -> pa.Array:
+    """``n`` copies of one string, built from buffers (no Python object per row)."""
+    data = value.encode()
+    offsets = np.arange(n + 1, dtype=np.int64) * len(data)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
+
+
+def output_table(
     model: BatchModel, accepted: pd.DataFrame, batch_id: str, explain: bool
-) -> pd.DataFrame:
+) -> pa.Table:
     """One output row per scored row: key, predictions, model name and version, batch id."""
-    columns: dict[str, Any] = {}
+    columns: dict[str, pa.Array] = {}
     if KEY is not None:  # a contract without a key: rows are identified by their order only
-        columns[KEY] = accepted[KEY].astype("str").to_numpy(dtype=object)
+        key = accepted[KEY]
+        if not pd.api.types.is_string_dtype(key):
+            key = key.astype("str")
+        columns[KEY] = pa.array(key).cast(pa.large_string())
     columns |= predict(model, accepted, explain)
-    frame = pd.DataFrame(columns, index=range(len(accepted)))
-    if KEY is not None:
-        frame[KEY] = frame[KEY].astype("str")
     for name, value in zip(
         META_COLUMNS, (model.ref.name, model.ref.version, batch_id), strict=True
     ):
-        frame[name] = pd.Series(value, index=frame.index, dtype="str")
-    return frame
+        columns[name] = constant(value, len(accepted))
+    return pa.table(columns)

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_json
 from ..settings import Settings
 from .errors import BatchError
 
@@ -32,12 +33,8 @@ def records_dir(settings: Settings) -> Path:
 
 
 def write_record(settings: Settings, record: dict[str, Any]) -> Path:
-    directory = records_dir(settings)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{record['batch_id']}.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"record_version": RECORD_VERSION} | record, indent=2) + "\n")
-    tmp.replace(path)
+    path = records_dir(settings) / f"{record['batch_id']}.json"
+    write_json(path, {"record_version": RECORD_VERSION} | record)
     return path
 
 

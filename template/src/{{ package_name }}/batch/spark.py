@@ -54,8 +54,7 @@ def session(settings: Settings) -> Any:
 
 def _combined(result: Any) -> pa.Table:
     """Scored rows, then quarantined rows (null predictions, the row as JSON), one table."""
-    scored = pa.Table.from_pandas(result.scored, preserve_index=False)
-    scored = scored.replace_schema_metadata(None)
+    scored = result.scored.replace_schema_metadata(None)
     n_bad = len(result.quarantined)
     scored = scored.append_column(FAILED, pa.nulls(len(scored), pa.string()))
     scored = scored.append_column(ROW, pa.nulls(len(scored), pa.string()))
@@ -149,7 +148,8 @@ def _run(
         parts.mkdir()
         for i, part in enumerate(sorted(spark_dir.glob("part-*.parquet"))):
             # Re-written with the batch id in the metadata, as the local engine's parts are.
-            write_part(pd.read_parquet(part), parts / f"part-{i:05d}.parquet", batch_id)
+            table = pa.Table.from_pandas(pd.read_parquet(part), preserve_index=False)
+            write_part(table, parts / f"part-{i:05d}.parquet", batch_id)
         if quarantined:
             rejected = bad.select(FAILED, ROW).toPandas()
             rows = pd.DataFrame([json.loads(r) for r in rejected[ROW]])

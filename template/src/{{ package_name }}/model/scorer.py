@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.pipeline import Pipeline
 
 from ..data.schema import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES, TASK
@@ -40,8 +43,9 @@ class Scorer(Protocol):
 
     def score(self, rows: Sequence[Mapping[str, Any]]) -> Scores: ...
 
-    def score_frame(self, frame: Any) -> Scores:
-        """``score`` for a whole pandas frame of feature columns (batch scoring)."""
+    def score_frame(self, frame: Any, explain: bool = True) -> Scores:
+        """``score`` for a whole pandas frame of feature columns (batch scoring); without
+        ``explain`` the contributions are left out (an (n, 0) array) and base is zero."""
         ...
 
 
@@ -98,10 +102,18 @@ class Inputs:
         if n_num:
             num = frame[NUMERIC_FEATURES].to_numpy(dtype=float)
             x[:, :n_num] = (num - self._mean) / self._scale
+        rows = np.arange(n)
         for col, index in zip(CATEGORICAL_FEATURES, self._cat_index, strict=True):
-            hits = frame[col].astype("str").map(index)
-            known = hits.notna().to_numpy()
-            x[np.flatnonzero(known), hits[known].to_numpy(dtype=int)] = 1.0
+            values = frame[col]
+            if not pd.api.types.is_string_dtype(values):
+                values = values.astype("str")
+            # One hash lookup per row into the known categories (null: unknown, all zero).
+            array = pa.array(values)
+            known_values = pa.array(list(index), pa.string()).cast(array.type)
+            found = pc.index_in(array, value_set=known_values)
+            known = pc.fill_null(found, -1).to_numpy()
+            hit = known >= 0
+            x[rows[hit], np.fromiter(index.values(), int, len(index))[known[hit]]] = 1.0
         return x
 
 
@@ -136,8 +148,12 @@ class LinearScorer:
     def score(self, rows: Sequence[Mapping[str, Any]]) -> Scores:
         return self._scores(self.inputs.matrix(rows))
 
-    def score_frame(self, frame: Any) -> Scores:
-        return self._scores(self.inputs.frame_matrix(frame))
+    def score_frame(self, frame: Any, explain: bool = True) -> Scores:
+        x = self.inputs.frame_matrix(frame)
+        if not explain:
+            margin = x @ self._coef.T + self._intercept
+            return Scores(_link(margin), np.zeros((len(x), 0)), np.zeros(len(x)))
+        return self._scores(x)
 
     def _scores(self, x: np.ndarray) -> Scores:
         margin = x @ self._coef.T + self._intercept
@@ -163,8 +179,15 @@ class TreeScorer:
     def score(self, rows: Sequence[Mapping[str, Any]]) -> Scores:
         return self._scores(self.inputs.matrix(rows))
 
-    def score_frame(self, frame: Any) -> Scores:
-        return self._scores(self.inputs.frame_matrix(frame))
+    def score_frame(self, frame: Any, explain: bool = True) -> Scores:
+        x = self.inputs.frame_matrix(frame)
+        # Boosting's raw score is the margin itself (random-forest mode's is not: it needs
+        # the contributions' sum, scaled).
+        if not explain and self._scale == 1.0 and len(x):
+            raw = self._booster.predict(x, raw_score=True, num_threads=1)
+            margin = np.asarray(raw).reshape(len(x), self._k)
+            return Scores(_link(margin), np.zeros((len(x), 0)), np.zeros(len(x)))
+        return self._scores(x)
 
     def _scores(self, x: np.ndarray) -> Scores:
         n, d = x.shape
