@@ -8,6 +8,7 @@ Body: ``{"error": "<kind>", "message": "<field>: <problem>", "fields": [...],
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from .decide import DecisionError, problems
 from .logs import REQUEST_ID
 
 log = logging.getLogger(__name__)
@@ -40,8 +42,6 @@ _KINDS = {
     503: "unavailable",
     504: "timeout",
 }
-# Pydantic names union branches and wrappers in error locations; callers only know fields.
-_NOISE_PREFIXES = ("function-", "json-or-python", "lax-or-strict", "tagged-union")
 
 
 def content(status: int, message: str, fields: list[dict[str, str]] | None = None) -> Any:
@@ -60,38 +60,21 @@ def json_error(status: int, message: str, fields: list[dict[str, str]] | None = 
     return JsonResponse(status_code=status, content=content(status, message, fields))
 
 
-def _field(loc: tuple[Any, ...], branch: str | None) -> str:
-    parts = [str(p) for p in loc]
-    if parts and parts[0] in {"body", "query", "path", "header"}:
-        parts = parts[1:]
-    if parts and branch is not None and parts[0] in {"Features", "Batch"}:
-        parts = parts[1:]
-    parts = [p for p in parts if not p.startswith(_NOISE_PREFIXES)]
-    return ".".join(parts) or "body"
-
-
-def validation_fields(exc: RequestValidationError, body: Any) -> list[dict[str, str]]:
-    """Errors of the branch the caller meant: a body with ``rows`` is a batch."""
-    branch = None
-    errors = list(exc.errors())
-    if isinstance(body, bytes):
-        try:
-            body = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            body = None
-    if any(len(e.get("loc", ())) > 1 and e["loc"][1] in {"Features", "Batch"} for e in errors):
-        branch = "Batch" if isinstance(body, dict) and "rows" in body else "Features"
-        errors = [e for e in errors if len(e["loc"]) < 2 or e["loc"][1] == branch]
-    return [
-        {"field": _field(tuple(e.get("loc", ())), branch), "problem": str(e.get("msg", ""))}
-        for e in errors
-    ]
+def _unprefixed(loc: Sequence[Any]) -> tuple[Any, ...]:
+    """A FastAPI error location without its part of the request (body, query, ...)."""
+    parts = tuple(loc)
+    return parts[1:] if parts and parts[0] in {"body", "query", "path", "header"} else parts
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(DecisionError)
+    async def undecided(request: Request, exc: DecisionError) -> Any:
+        return json_error(exc.status, exc.message, exc.fields)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Any:
-        fields = validation_fields(exc, exc.body)
+        errors = [dict(e) | {"loc": _unprefixed(e.get("loc", ()))} for e in exc.errors()]
+        fields = problems(errors, exc.body)
         first = fields[0] if fields else {"field": "body", "problem": "invalid"}
         return json_error(422, f"{first['field']}: {first['problem']}", fields)
 

@@ -21,73 +21,67 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 
 class Metrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        self.registry = r = CollectorRegistry()
         self.requests = Counter(
             "http_requests",
             "HTTP requests by route and status code",
             ["route", "status"],
-            registry=self.registry,
+            registry=r,
         )
         self.latency = Histogram(
             "http_request_duration_seconds",
             "Time from request start to the end of the response, by route",
             ["route"],
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=r,
         )
         self.predictions = Counter(
-            "predictions",
-            "Rows scored, by model version",
-            ["model_version"],
-            registry=self.registry,
+            "predictions", "Rows scored, by model version", ["model_version"], registry=r
         )
         self.decision_batch = Histogram(
             "decision_log_requests_per_sync",
             "Requests made durable by one decision-log sync (group commit)",
             buckets=(1, 2, 4, 8, 16, 32, 64, 128),
-            registry=self.registry,
+            registry=r,
         )
         self.model_loaded = Gauge(
-            "model_loaded", "1 when a model is loaded and serving", registry=self.registry
+            "model_loaded", "1 when a model is loaded and serving", registry=r
         )
         self.decision_log_failures = Counter(
             "decision_log_failures",
             "Requests refused because the decision log could not be written",
-            registry=self.registry,
+            registry=r,
         )
-        # The shadow challenger (serving/shadow.py): scored off the answer path.
+        self._shadow_metrics(r)
+        self._requests: dict[tuple[str, int], CounterT] = {}
+        self._latency: dict[str, HistogramT] = {}
+        self._predictions: dict[str, CounterT] = {}
+
+    def _shadow_metrics(self, r: CollectorRegistry) -> None:
+        """The shadow challenger's (serving/shadow.py): scored off the answer path."""
         self.shadow_predictions = Counter(
             "shadow_predictions",
             "Rows the shadow model scored, by shadow model version",
             ["model_version"],
-            registry=self.registry,
+            registry=r,
         )
         self.shadow_agreements = Counter(
             "shadow_agreements",
             "Rows where the shadow agreed with the champion, by shadow model version",
             ["model_version"],
-            registry=self.registry,
+            registry=r,
         )
         self.shadow_latency = Histogram(
             "shadow_duration_seconds",
             "Time the shadow model took to score a request (off the answer path)",
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=r,
         )
-        self.shadow_failures = Counter(
-            "shadow_failures", "Shadow scorings that raised", registry=self.registry
-        )
+        self.shadow_failures = Counter("shadow_failures", "Shadow scorings that raised", registry=r)
         self.shadow_dropped = Counter(
-            "shadow_dropped",
-            "Requests not shadowed because its queue was full",
-            registry=self.registry,
+            "shadow_dropped", "Requests not shadowed because its queue was full", registry=r
         )
-        self.shadow_loaded = Gauge(
-            "shadow_loaded", "1 when a shadow model is loaded", registry=self.registry
-        )
-        self._requests: dict[tuple[str, int], CounterT] = {}
-        self._latency: dict[str, HistogramT] = {}
-        self._predictions: dict[str, CounterT] = {}
+        self.shadow_loaded = Gauge("shadow_loaded", "1 when a shadow model is loaded", registry=r)
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         counter = self._requests.get((route, status))

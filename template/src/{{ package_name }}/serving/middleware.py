@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import error_body
 from .logs import REQUEST_ID
 from .metrics import Metrics
+from .service import InFlight
 
 _VALID_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -24,13 +25,6 @@ _VALID_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"body: larger than the limit of {limit} bytes")
-
-
-class InFlight:
-    """How many requests the service is working on right now."""
-
-    def __init__(self) -> None:
-        self.n = 0
 
 
 class ServingMiddleware:
