@@ -169,13 +169,19 @@ def seed_frame(settings: Settings) -> pd.DataFrame:
     return generate(settings.data.seed_rows, settings.data.seed, start=str(start))
 
 
-def seed(settings: Settings) -> dict[str, int]:
-    """Write ``seed_frame`` rows, split across the enabled sources, in the sources' own names."""
+def seed(settings: Settings, rows: int | None = None) -> dict[str, int]:
+    """Write ``seed_frame`` rows, split across the enabled sources, in the sources' own names.
+
+    ``rows`` overrides ``data.seed_rows`` for this call (on a copy: ``settings`` is unchanged).
+    """
     if settings.data.real_sources:
         raise DataError(
             "data seed: the sources hold the adopted real table (data.real_sources); "
             "seeding would overwrite it",
             "config",
         )
+    if rows is not None:
+        data = settings.data.model_copy(update={"seed_rows": rows})
+        settings = settings.model_copy(update={"data": data})
     source_names = {contract: source for source, contract in RENAMES.items()}
     return seed_sources(settings, seed_frame(settings).rename(columns=source_names))

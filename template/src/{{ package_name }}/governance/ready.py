@@ -215,7 +215,8 @@ class Evaluator:
         return ItemResult(item.key, item.title, 0.0, "missing", texts, note, not item.checks)
 
 
-def evaluate(settings: Settings, root: Path = PROJECT_ROOT) -> Readiness:
+def score_readiness(settings: Settings, root: Path = PROJECT_ROOT) -> Readiness:
+    """Every readiness item judged from its evidence (tests, CI, documents, registry)."""
     e = Evaluator(settings, root)
     domain_name = settings.governance.regulated_domain
     domain = [e.item(i, scored=False) for i in ev.DOMAIN_CHECKS.get(domain_name, ())]

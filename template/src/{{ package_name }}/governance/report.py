@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
-from .ready import ItemResult, Readiness, summary
+from ..atomic import write_text
+from ..settings import Settings
+from .ready import ItemResult, Readiness, as_json, score_readiness, summary
 
 MARK = {"automated": "1.0 auto", "manual": "0.5 manual", "missing": "0 missing"}
 
@@ -117,3 +121,29 @@ def html_page(r: Readiness) -> str:
         "<!doctype html><html lang=en><meta charset=utf-8><title>Readiness report</title>"
         f"<style>{CSS}</style><h1>Readiness report</h1>{''.join(body)}</html>\n"
     )
+
+
+@dataclass(frozen=True)
+class ReadinessRun:
+    """What `ready` did: the scores, whether they pass, the files written."""
+
+    readiness: Readiness
+    passed: bool
+    written: tuple[Path, ...]
+
+
+def write_readiness(settings: Settings) -> ReadinessRun:
+    """The `ready` stage: score readiness, write governance/readiness.md and .html and
+    reports/readiness.json, and judge it (with ``governance.require_definition_of_done``)."""
+    result = score_readiness(settings)
+    docs = settings.path(settings.governance.docs_dir)
+    report = settings.path(settings.governance.reports_dir) / "readiness.json"
+    written = (
+        (docs / "readiness.md", markdown(result)),
+        (docs / "readiness.html", html_page(result)),
+        (report, as_json(result)),
+    )
+    for path, text in written:
+        write_text(path, text)
+    passed = result.passed(settings.governance.require_definition_of_done)
+    return ReadinessRun(result, passed, tuple(path for path, _ in written))

@@ -148,7 +148,7 @@ def record_verdict(settings: Settings, verdict: Verdict, actor: str, reason: str
         configure(settings).log_dict(run_id, verdict.to_dict(), f"gate/verdict-{stamp}.json")
 
 
-def evaluate(
+def evaluate_candidate(
     settings: Settings, version: str | None = None, actor: str | None = None, reason: str = ""
 ) -> Verdict:
     """Judge a version (default: the challenger) and record the verdict; moves no alias."""
@@ -169,7 +169,7 @@ def promote_to_staging(
     """Run the gate; on a pass mark the version as validated by staging."""
     who = actor_name(actor)
     _audit("staging", who, reason)  # refuse an empty reason before any work
-    verdict = evaluate(settings, version, who, reason)
+    verdict = evaluate_candidate(settings, version, who, reason)
     version = verdict.evaluation.version
     if not verdict.passed:
         _tag(settings, version, {"staging.validated": "false"})

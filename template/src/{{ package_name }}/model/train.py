@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from ..data.ingest import ingest
 from ..data.lineage import code_version, content_hash, load_lineage
 from ..data.schema import SCHEMA_VERSION, TASK, PilotSchema
 from ..features import build_transformer, feature_frame
@@ -172,3 +173,8 @@ def train(
         client.set_model_version_tag(settings.model.name, version, key, value)
     client.set_registered_model_alias(settings.model.name, settings.model.challenger_alias, version)
     return TrainResult(run.info.run_id, version, fitted.metrics, model_sha)
+
+
+def train_from_sources(settings: Settings, shuffle_labels: bool = False) -> TrainResult:
+    """The `train` stage: ingest the enabled sources, then ``train`` on the accepted rows."""
+    return train(settings, ingest(settings).frame, shuffle_labels=shuffle_labels)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..data.ingest import ingest
 from ..model.gate import Verdict
 from ..model.promote import PromotionError, promote_to_staging
-from ..model.train import TrainResult, train
+from ..model.train import TrainResult, train_from_sources
 from ..settings import Settings
 
 
@@ -24,7 +23,7 @@ class RetrainResult:
 
 
 def retrain(settings: Settings, reason: str, actor: str | None = None) -> RetrainResult:
-    result = train(settings, ingest(settings).frame)
+    result = train_from_sources(settings)
     try:
         verdict = promote_to_staging(settings, f"retrain: {reason}", result.version, actor)
     except PromotionError as exc:

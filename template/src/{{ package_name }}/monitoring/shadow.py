@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ..model.promote import ShadowEvidence
+from ..model.promote import Move, ShadowEvidence, promote_to_production
+from ..model.registry import find_alias
 from ..model.tasks import live_metric, score_of
 from ..settings import Settings
 from .outcomes import joined_rows
@@ -50,3 +51,18 @@ def shadow_evidence(settings: Settings, version: str) -> ShadowEvidence:
         labelled_rows=len(labelled),
         live_quality=live,
     )
+
+
+def promote_with_shadow_evidence(
+    settings: Settings, reason: str, version: str | None = None, actor: str | None = None
+) -> Move:
+    """The `promote --to production` stage: champion -> ``version`` (default: the version
+    staging validated), with that version's shadow evidence recorded (and, with
+    ``model.require_shadow``, required)."""
+    if version is None:
+        staged = find_alias(settings, settings.model.stage_alias)
+        target = staged.version if staged else None
+    else:
+        target = version
+    evidence = shadow_evidence(settings, target) if target else None
+    return promote_to_production(settings, reason, version, actor, evidence)

@@ -44,6 +44,8 @@ from typing import Any
 
 import orjson
 
+from ..errors import PilotError
+
 
 @cache
 def _pii() -> frozenset[str]:
@@ -260,3 +262,29 @@ def search(
         if until is not None and ts > until:
             continue
         yield record
+
+
+class AuditError(PilotError):
+    """A bad `audit` query (a time that is not ISO 8601, no log to search), as one line."""
+
+
+def audit(
+    directory: Path,
+    request_id: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    model_version: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """``search`` with the times as a person gives them (ISO 8601, naive means UTC).
+
+    Checked before anything is read: a bad time or a missing log raises ``AuditError``.
+    """
+    bounds: dict[str, str | None] = {}
+    for name, value in (("--since", since), ("--until", until)):
+        try:
+            bounds[name] = normalize_ts(value) if value else None
+        except ValueError:
+            raise AuditError(f"{name} '{value}' is not an ISO 8601 time") from None
+    if not log_files(directory):
+        raise AuditError(f"no decision log under {directory}")
+    return search(directory, request_id, bounds["--since"], bounds["--until"], model_version)
