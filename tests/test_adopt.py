@@ -158,8 +158,9 @@ def test_numeric_table_without_key_time_pii_or_protected(fresh: Path, tmp_path: 
     # The default pilot reads SQL only: the file is loaded into its SQLite database, so
     # ingestion reads the real rows and `data seed` will not overwrite them.
     assert (
-        "source: file (this pilot has no files source; loaded into table measurements of "
-        "sqlite:///" in out and ") -> ingest reads it" in out
+        "source: file (this pilot has no files source; loaded into table measurements of sqlite:///"
+        in out
+        and ") -> ingest reads it" in out
     ), out
     schema = (fresh / OWNED[0]).read_text()
     assert "KEY: str | None = None" in schema and "TIME: str | None = None" in schema
