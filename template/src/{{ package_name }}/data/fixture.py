@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 PROFILE = Path(__file__).with_name("profile.json")
+MODEL_SEED = 20260101  # the fixture label's fixed random model of the features
 
 
 def load_profile(path: Path = PROFILE) -> dict[str, Any] | None:
@@ -100,7 +101,10 @@ def generate(profile: dict[str, Any], rows: int, seed: int, end: pd.Timestamp) -
         if spec["role"] == "feature":
             features.append(name)
     frame = pd.DataFrame(out)
-    z = _score(frame, features, rng) * 2.5 + rng.normal(0, 0.5, rows)
+    # The label's model is the same for every seed (its own generator): rows drawn with
+    # another seed follow the relation a model trained on the first ones learned.
+    z = _score(frame, features, np.random.default_rng(MODEL_SEED)) * 2.5
+    z += rng.normal(0, 0.5, rows)
     frame[label_name] = _label(label_spec, z, rng)
     for name, spec in profile["columns"].items():
         if spec["role"] == "protected":
