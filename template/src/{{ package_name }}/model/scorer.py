@@ -23,8 +23,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from sklearn.pipeline import Pipeline
 
 from ..data.schema import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES, TASK
@@ -102,6 +100,10 @@ class Inputs:
         if n_num:
             num = frame[NUMERIC_FEATURES].to_numpy(dtype=float)
             x[:, :n_num] = (num - self._mean) / self._scale
+        # pyarrow comes with the jobs dependency group (batch); the serving image has none.
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         rows = np.arange(n)
         for col, index in zip(CATEGORICAL_FEATURES, self._cat_index, strict=True):
             values = frame[col]
