@@ -361,10 +361,12 @@ def _score_all(
     checkpoint: Checkpoint
     try:
         if request.engine == "spark":
-            from .spark import run_spark
+            from .spark import SparkJob, run_spark
 
             shutil.rmtree(staging, ignore_errors=True)  # Spark retries tasks; a driver reruns
-            checkpoint = run_spark(settings, source, model, staging, fresh, request.explain)
+            checkpoint = run_spark(
+                SparkJob(settings, source, model, staging, fresh, request.explain)
+            )
         else:
             checkpoint = _start(staging, fresh)
             checkpoint = _run_local(

@@ -15,6 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,22 +73,27 @@ def _combined(result: Any) -> pa.Table:
     return pa.concat_tables([scored, bad])
 
 
-def run_spark(
-    settings: Settings,
-    source: BatchInput,
-    model: BatchModel,
-    staging: Path,
-    checkpoint: Any,
-    explain: bool,
-) -> Any:
-    if source.kind == "sql":
+@dataclass(frozen=True)
+class SparkJob:
+    """What one Spark run scores, and where its parts and checkpoint go."""
+
+    settings: Settings
+    source: BatchInput
+    model: BatchModel
+    staging: Path
+    checkpoint: Any
+    explain: bool
+
+
+def run_spark(job: SparkJob) -> Any:
+    if job.source.kind == "sql":
         raise BatchError(
             "--engine spark reads files (Parquet, CSV); score SQL with --engine local or read"
             " it with Spark's JDBC source into Parquet first"
         )
-    spark = session(settings)
+    spark = session(job.settings)
     try:
-        return _run(spark, settings, source, model, staging, checkpoint, explain)
+        return _run(spark, job)
     except BatchError:
         raise
     except Exception as exc:
@@ -105,15 +111,9 @@ def _reason(exc: Exception) -> str:
     return (text.strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
-def _run(
-    spark: Any,
-    settings: Settings,
-    source: BatchInput,
-    model: BatchModel,
-    staging: Path,
-    checkpoint: Any,
-    explain: bool,
-) -> Any:
+def _run(spark: Any, job: SparkJob) -> Any:
+    settings, source, model = job.settings, job.source, job.model
+    staging, checkpoint, explain = job.staging, job.checkpoint, job.explain
     from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
     from pyspark.sql.pandas.types import from_arrow_schema
 

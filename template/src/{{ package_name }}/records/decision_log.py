@@ -37,6 +37,7 @@ import re
 import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -243,23 +244,27 @@ def read_records(directory: Path) -> Iterator[dict[str, Any]]:
                     yield orjson.loads(line)
 
 
-def search(
-    directory: Path,
-    request_id: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    model_version: str | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Records matching every given filter (``since``/``until``: ISO 8601 UTC, inclusive)."""
+@dataclass(frozen=True)
+class Query:
+    """An audit question: a record matches when every given filter does."""
+
+    request_id: str | None = None
+    since: str | None = None  # ISO 8601 UTC, inclusive
+    until: str | None = None
+    model_version: str | None = None
+
+
+def search(directory: Path, query: Query) -> Iterator[dict[str, Any]]:
+    """Records matching every filter of ``query``, oldest file first."""
     for record in read_records(directory):
-        if request_id is not None and record.get("request_id") != request_id:
+        if query.request_id is not None and record.get("request_id") != query.request_id:
             continue
-        if model_version is not None and record.get("model_version") != model_version:
+        if query.model_version is not None and record.get("model_version") != query.model_version:
             continue
         ts = str(record.get("ts", ""))
-        if since is not None and ts < since:
+        if query.since is not None and ts < query.since:
             continue
-        if until is not None and ts > until:
+        if query.until is not None and ts > query.until:
             continue
         yield record
 
@@ -268,23 +273,17 @@ class AuditError(PilotError):
     """A bad `audit` query (a time that is not ISO 8601, no log to search), as one line."""
 
 
-def audit(
-    directory: Path,
-    request_id: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    model_version: str | None = None,
-) -> Iterator[dict[str, Any]]:
+def audit(directory: Path, query: Query) -> Iterator[dict[str, Any]]:
     """``search`` with the times as a person gives them (ISO 8601, naive means UTC).
 
     Checked before anything is read: a bad time or a missing log raises ``AuditError``.
     """
     bounds: dict[str, str | None] = {}
-    for name, value in (("--since", since), ("--until", until)):
+    for name, value in (("--since", query.since), ("--until", query.until)):
         try:
             bounds[name] = normalize_ts(value) if value else None
         except ValueError:
             raise AuditError(f"{name} '{value}' is not an ISO 8601 time") from None
     if not log_files(directory):
         raise AuditError(f"no decision log under {directory}")
-    return search(directory, request_id, bounds["--since"], bounds["--until"], model_version)
+    return search(directory, replace(query, since=bounds["--since"], until=bounds["--until"]))
