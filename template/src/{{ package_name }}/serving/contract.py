@@ -14,23 +14,18 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, create_model
 from pydantic.config import JsonDict
 
-from ..data.samples import sample_features
+from ..data.samples import checks, sample_features
 from ..data.schema import FEATURES, KEY, TIME, PilotSchema
 
 _PY_TYPES: dict[str, type] = {"int64": int, "float64": float, "str": str, "object": str}
 
 
-def _field(column: Any) -> tuple[Any, Any]:
+def _field(name: str, column: Any) -> tuple[Any, Any]:
     py_type: Any = _PY_TYPES.get(str(column.dtype), str)
-    bounds: dict[str, Any] = {}
-    for check in column.checks:
-        stats = check.statistics or {}
-        if check.name == "greater_than_or_equal_to":
-            bounds["ge"] = stats["min_value"]
-        elif check.name == "less_than_or_equal_to":
-            bounds["le"] = stats["max_value"]
-        elif check.name == "isin":
-            py_type = Literal[tuple(stats["allowed_values"])]
+    stated = checks(name)  # the contract's bounds and categories, read in one place
+    bounds: dict[str, Any] = {k: stated[k] for k in ("ge", "le") if k in stated}
+    if "isin" in stated:
+        py_type = Literal[tuple(stated["isin"])]
     if py_type is float:
         bounds["allow_inf_nan"] = False
     # JSON numbers only, as the schema says: no "42" and no true; 60.0 is an integer.
@@ -63,7 +58,7 @@ def _json_number(value: Any) -> Any:
 
 def _build_features_model() -> type[BaseModel]:
     columns = PilotSchema.to_schema().columns
-    fields = {name: _field(columns[name]) for name in FEATURES}
+    fields = {name: _field(name, columns[name]) for name in FEATURES}
     if KEY is not None:
         fields[KEY] = _join_field(columns[KEY], str)
     if TIME is not None:
