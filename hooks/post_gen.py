@@ -215,8 +215,10 @@ class Step:
 def run_steps(steps: Sequence[Step], parallel: int) -> int:
     """Run each step once all it comes after have passed; independent steps side by side.
 
-    Prints a line per step as it finishes; on the first failure, prints it, starts nothing
-    more, waits for what is running, and returns 1.
+    Steps start in list order as workers free up, so list the longest chain first: a step
+    is timed from when it starts, not from when it became ready. Prints a line per step as
+    it finishes; on the first failure, prints it, starts nothing more, waits for what is
+    running, and returns 1.
     """
     done: set[str] = set()
     running: dict[Future[str], tuple[Step, float]] = {}
@@ -226,6 +228,8 @@ def run_steps(steps: Sequence[Step], parallel: int) -> int:
         while pending or running:
             if not failed:
                 for step in [s for s in pending if set(s.after) <= done]:
+                    if len(running) >= parallel:
+                        break
                     pending.remove(step)
                     running[pool.submit(step.action)] = (step, time.perf_counter())
             if not running:
@@ -292,25 +296,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return lambda: last_line(run(cmd, timeout=timeout))
 
     steps = [
+        # Longest first: the pilot's tests on one worker, its README chain on the other.
         Step("lock", command(*uv, "lock")),
         Step("install", command(*uv, "sync", "-q", "--locked"), ("lock",)),
-        # The checks, beside the pilot's own chain below.
-        Step("lint", command(*locked, "ruff", "check", "."), ("install",)),
-        Step("format", command(*locked, "ruff", "format", "--check", "."), ("install",)),
-        Step("types", command(*locked, "mypy"), ("install",)),
-        Step("layers", command(*locked, "lint-imports"), ("install",)),
         Step(
             "tests", command(*locked, "pytest", "-q", "-x", "-p", "no:cacheprovider"), ("install",)
         ),
         # The pilot, command by command, as its README runs it.
         Step("seed data", command(*pilot, "data", "seed"), ("install",)),
-        Step("data check", command(*pilot, "data", "check"), ("seed data",)),
         Step("train", command(*pilot, "train"), ("seed data",)),
         Step("gate (staging)", command(*pilot, "promote", "--to", "staging", *why), ("train",)),
         Step(
             "promote", command(*pilot, "promote", "--to", "production", *why), ("gate (staging)",)
         ),
         Step("serve + predict", lambda: serve_and_predict(uv, slug), ("promote",)),
+        # The checks, in the gaps.
+        Step("types", command(*locked, "mypy"), ("install",)),
+        Step("data check", command(*pilot, "data", "check"), ("seed data",)),
+        Step("layers", command(*locked, "lint-imports"), ("install",)),
+        Step("lint", command(*locked, "ruff", "check", "."), ("install",)),
+        Step("format", command(*locked, "ruff", "format", "--check", "."), ("install",)),
         # Governance and readiness read the test reports and the registry: they come last.
         Step("governance", command(*pilot, "governance", "render"), ("promote", "tests")),
         Step("readiness", lambda: readiness(uv, slug), ("governance", "data check"), width=200),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,39 @@ def load_pipeline(settings: Settings, ref: ModelRef) -> Any:
 
     configure(settings)
     return mlflow.sklearn.load_model(f"models:/{ref.name}/{ref.version}")
+
+
+def download_version(settings: Settings, ref: ModelRef, dest: Path) -> Path:
+    """The version's model directory (MLmodel and the saved pipeline), copied under ``dest``."""
+    import mlflow.artifacts
+
+    configure(settings)
+    uri = f"models:/{ref.name}/{ref.version}"
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest)))
+
+
+def import_loader() -> None:
+    """Import what ``load_downloaded`` needs (skops, scikit-learn), ahead of the first load."""
+    import skops.io  # noqa: F401
+    import yaml  # noqa: F401
+
+
+def load_downloaded(model_dir: Path) -> Any:
+    """The pipeline in a downloaded model directory, without importing MLflow.
+
+    Training saves it with skops (``mlflow.sklearn``'s default format) and lists the types
+    skops must trust in the MLmodel file; the same load ``mlflow.sklearn.load_model`` does.
+    Any other format, or MLflow's deserialization switch turned off, goes through MLflow.
+    """
+    import yaml
+
+    flavor = yaml.safe_load((model_dir / "MLmodel").read_text())["flavors"]["sklearn"]
+    allowed = os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true").lower()
+    if flavor.get("serialization_format") != "skops" or allowed not in {"true", "1"}:
+        import mlflow.sklearn
+
+        return mlflow.sklearn.load_model(str(model_dir))
+    import skops.io
+
+    trusted = list(flavor.get("skops_trusted_types") or [])
+    return skops.io.load(model_dir / flavor["pickled_model"], trusted=trusted)

@@ -27,6 +27,7 @@ from .middleware import ServingMiddleware
 from .routes import add_routes
 from .schemas import body_doc
 from .service import Service
+from .versions import VersionSource
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,9 @@ def document(app: FastAPI, schemas: dict[str, Any]) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, versions: VersionSource | None = None) -> FastAPI:
     settings = settings or get_settings()
-    service = Service(settings)
+    service = Service(settings, versions)
     app = FastAPI(
         title=settings.model.name,
         version="0.1.0",

@@ -14,9 +14,10 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from ..model.registry import ModelRef, load_pipeline, resolve_alias
+from ..model.registry import ModelRef
 from ..model.scorer import Scorer, build_scorer
 from ..settings import Settings
+from .versions import VersionSource
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ class LoadedModel:
 class ModelState:
     """The live model, or the reason there is none yet."""
 
-    def __init__(self, alias: str | None = None) -> None:
+    def __init__(self, source: VersionSource, alias: str | None = None) -> None:
+        self.source = source
         self.alias = alias  # None: settings.serving.alias (the shadow passes its own)
         self.current: LoadedModel | None = None
         self.reason = "model not loaded yet"
@@ -40,10 +42,14 @@ class ModelState:
     def target(self, settings: Settings) -> str:
         return f"{settings.model.name}@{self.alias or settings.serving.alias}"
 
+    def _latest(self, settings: Settings, known: str | None) -> LoadedModel | None:
+        """The version behind the alias, loaded; None when it is ``known``."""
+        found = self.source.latest(self.alias or settings.serving.alias, known)
+        return None if found is None else LoadedModel(found[0], build_scorer(found[1]))
+
     def load(self, settings: Settings) -> None:
         try:
-            ref = resolve_alias(settings, self.alias)
-            self.current = LoadedModel(ref, build_scorer(load_pipeline(settings, ref)))
+            self.current = self._latest(settings, None)
         except Exception as exc:
             self.current = None
             self.reason = f"cannot load model '{self.target(settings)}': {exc}"
@@ -52,10 +58,10 @@ class ModelState:
     def refresh(self, settings: Settings) -> bool:
         """Reload if the alias moved; True when another version was swapped in."""
         try:
-            ref = resolve_alias(settings, self.alias)
-            if self.current is not None and ref.version == self.current.ref.version:
+            known = self.current.ref.version if self.current is not None else None
+            loaded = self._latest(settings, known)
+            if loaded is None:
                 return False
-            loaded = LoadedModel(ref, build_scorer(load_pipeline(settings, ref)))
         except Exception as exc:
             if self.current is None:
                 self.reason = f"cannot load model '{self.target(settings)}': {exc}"
@@ -63,7 +69,8 @@ class ModelState:
             return False
         old = self.current.ref.version if self.current else "none"
         self.current = loaded  # one assignment: the swap is atomic for readers
-        log.warning("alias %s moved: now serving version %s (was %s)", ref.alias, ref.version, old)
+        new = loaded.ref
+        log.warning("alias %s moved: now serving version %s (was %s)", new.alias, new.version, old)
         return True
 
     def watch(self, settings: Settings) -> None:

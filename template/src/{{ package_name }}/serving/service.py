@@ -18,6 +18,7 @@ from .metrics import Metrics
 from .model_state import ModelState
 from .schemas import answers_of, body_adapter
 from .shadow import Score, Shadow
+from .versions import InProcess, VersionSource
 
 
 class InFlight:
@@ -28,7 +29,7 @@ class InFlight:
 
 
 class Service:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, versions: VersionSource | None = None) -> None:
         problems = key_problems(settings)
         if problems:
             raise ConfigError(problems[0])
@@ -41,8 +42,11 @@ class Service:
         self.threshold = settings.model.decision_threshold
         self.metrics = Metrics()
         self.inflight = InFlight()
-        self.model = ModelState()
-        self.shadow_model = ModelState(serving.shadow_alias) if serving.shadow_alias else None
+        self.versions = versions or InProcess(settings)
+        self.model = ModelState(self.versions)
+        self.shadow_model = (
+            ModelState(self.versions, serving.shadow_alias) if serving.shadow_alias else None
+        )
         log_dir = settings.path(serving.decision_log_dir)
         self.decisions = DecisionLog(
             log_dir, serving.decision_log_max_bytes, on_commit=self.metrics.decision_batch.observe
@@ -79,6 +83,7 @@ class Service:
         if self.shadow_model is not None:
             await self.shadow_model.stop()
             self.shadow.stop()
+        self.versions.close()
         await self.decisions.aclose()
         self.window.flush()
 
