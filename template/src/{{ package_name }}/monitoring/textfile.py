@@ -1,7 +1,8 @@
 """How the monitors publish: a JSON report (stamped, plus a ``latest`` copy) and a Prometheus
 textfile of gauges, both written atomically so a reader never sees half a file.
 
-A node exporter's textfile collector (or a Pushgateway) serves the ``.prom`` files; the
+The service serves the ``.prom`` files on its ``/metrics`` when it shares the monitors'
+volume (``serving/metrics.py``); elsewhere a node exporter's textfile collector can. The
 alert rules in ``deploy/monitoring/alerts.yaml`` read the gauges.
 """
 

@@ -2,9 +2,18 @@
 
 Each app has its own registry (tests build many apps in one process). Label children are
 cached so a request costs a couple of dictionary lookups, not a label resolution.
+
+The monitors' textfiles (``drift``, ``monitor``) are served here too, read at each scrape:
+where the service shares the monitors' volume (the staging overlay), the one scrape of the
+service carries the drift and live-quality gauges their alerts read, no textfile exporter
+needed. Every replica serves the same file, so the alert rules take ``max by (model)``.
 """
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from prometheus_client import (
     CollectorRegistry,
@@ -15,13 +24,37 @@ from prometheus_client import (
 )
 from prometheus_client.metrics import Counter as CounterT
 from prometheus_client.metrics import Histogram as HistogramT
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
+class Textfiles(Collector):
+    """The gauges in these Prometheus textfiles, as they are at collection time."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = list(paths)
+
+    def collect(self) -> Iterator[Metric]:
+        for path in self.paths:
+            try:
+                families = list(text_string_to_metric_families(path.read_text()))
+            except FileNotFoundError:
+                continue  # that monitor has not run yet
+            except (OSError, ValueError) as exc:  # written atomically: a bad file is a bug
+                log.warning("metrics: skipping %s: %s", path, exc)
+                continue
+            yield from families
+
+
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, textfiles: Sequence[Path] = ()) -> None:
         self.registry = r = CollectorRegistry()
+        r.register(Textfiles(textfiles))
         self.requests = Counter(
             "http_requests",
             "HTTP requests by route and status code",

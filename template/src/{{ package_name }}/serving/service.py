@@ -40,7 +40,10 @@ class Service:
         serving = settings.serving
         self.settings = settings
         self.threshold = settings.model.decision_threshold
-        self.metrics = Metrics()
+        monitors = settings.monitoring
+        self.metrics = Metrics(
+            [settings.path(monitors.prom_path), settings.path(monitors.live_prom_path)]
+        )
         self.inflight = InFlight()
         self.versions = versions or InProcess(settings)
         self.model = ModelState(self.versions)
