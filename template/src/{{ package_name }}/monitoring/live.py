@@ -9,9 +9,10 @@ training (the run's metric).
 
 A version with at least ``monitoring.live_min_rows`` joined rows breaches when its live figure
 is below the gate's floor, when it fell more than ``monitoring.live_max_drop`` from offline, or
-when a judged slice is below the gate's slice floor. The report is written as JSON
-(``live-latest.json``, which `ready` reads) and a Prometheus textfile; a breach posts the
-webhook and `monitor --retrain` retrains, as drift does.
+when a judged slice is below the gate's slice floor; its latest time window with that many
+rows is held to the same floor and margin, so a recent fall is not averaged away. The report
+is written as JSON (``live-latest.json``, which `ready` reads) and a Prometheus textfile; a
+breach posts the webhook and `monitor --retrain` retrains, as drift does.
 """
 
 from __future__ import annotations
@@ -140,10 +141,11 @@ def check(settings: Settings, now: float | None = None) -> LiveReport:
         windows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in served:
             windows[_window(r["decision_ts"], mon.live_window_hours)].append(r)
-        report.figures.extend(
+        timed = [
             _figure(w, settings, True, version=version, window=start)
             for start, w in sorted(windows.items())
-        )
+        ]
+        report.figures.extend(timed)
         slices = []
         for column in gate.slices:
             groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -167,6 +169,12 @@ def check(settings: Settings, now: float | None = None) -> LiveReport:
             continue
         report.judged = True
         report.breaches.extend(_judge(m, settings, version, overall, offline, slices))
+        # The latest window with enough rows is judged too: a recent fall shows there
+        # before the whole history's figure moves (older windows are history, not alerts).
+        recent = [f for f in timed if f.rows >= mon.live_min_rows and f.value is not None]
+        if len(timed) > 1 and recent:
+            scope = f" in the window from {recent[-1].window}"
+            report.breaches.extend(_judge(m, settings, version, recent[-1], offline, [], scope))
     return report
 
 
@@ -177,13 +185,14 @@ def _judge(
     overall: Figure,
     offline: float | None,
     slices: list[Figure],
+    scope: str = "",
 ) -> list[str]:
     gate, mon = settings.gate, settings.monitoring
     out: list[str] = []
     value = overall.value
     if value is None:
         return out
-    where = f"version {version} live {m.name} {value:.3f}"
+    where = f"version {version} live {m.name}{scope} {value:.3f}"
     if gate_metric(gate) == m.name and _below(m, value, gate.min_metric):
         out.append(f"{where} below the gate's floor {gate.min_metric:.3f}")
     if offline is not None:
