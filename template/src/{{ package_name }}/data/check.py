@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..settings import Settings
+from ..settings import DataSettings, Settings
 from .errors import DataError
 from .ingest import read_batch
 from .schema import TIME
@@ -47,9 +47,9 @@ def _lag_hours(frame: pd.DataFrame) -> float | None:
     return float((pd.Timestamp.now(tz="UTC") - newest) / pd.Timedelta(hours=1))
 
 
-def apply_thresholds(report: SourceReport, settings: Settings) -> None:
+def apply_thresholds(report: SourceReport, data: DataSettings) -> None:
     """Fill the report's threshold verdicts (kept apart so every limit reads the same way)."""
-    q = settings.data.quality
+    q = data.quality
     if report.p95_ms is not None and report.p95_ms > q.max_p95_latency_ms:
         report.problems.append(f"p95 latency {report.p95_ms:.0f} ms > {q.max_p95_latency_ms:g} ms")
     if report.rows < q.min_rows:
@@ -81,7 +81,7 @@ def run_check(settings: Settings) -> list[SourceReport]:
                     ms = np.asarray(latencies) * 1000
                     report.p50_ms = float(np.percentile(ms, 50))
                     report.p95_ms = float(np.percentile(ms, 95))
-                    batch = read_batch(source, settings)
+                    batch = read_batch(source, settings.data)
                 except DataError as exc:
                     if exc.kind == "auth":
                         report.reachable, report.auth = True, "failed"
@@ -90,7 +90,7 @@ def run_check(settings: Settings) -> list[SourceReport]:
                 report.rows = batch.split.rows_read
                 report.conformance = len(batch.split.accepted) / max(report.rows, 1)
                 report.freshness_lag_h = _lag_hours(batch.split.accepted)
-                apply_thresholds(report, settings)
+                apply_thresholds(report, settings.data)
     except DataError as exc:  # a source that cannot even be opened (e.g. no vendor URL)
         failed = SourceReport("?", "?")
         failed.problems.append(str(exc))

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from .. import atomic
-from ..settings import Settings
+from ..settings import DataSettings, Settings
 from .errors import DataError
 from .lineage import Lineage, content_hash
 from .privacy import apply_pii_policy, pii_policy
@@ -48,9 +48,9 @@ class IngestResult:
     rows_quarantined: int
 
 
-def read_batch(source: Source, settings: Settings) -> SourceBatch:
+def read_batch(source: Source, data: DataSettings) -> SourceBatch:
     label = getattr(source, "label", source.name)
-    rename = settings.data.sources.rename.get(source.name)
+    rename = data.sources.rename.get(source.name)
     split = split_valid(conform(source.read(), label, rename), label)
     return SourceBatch(source.name, label, split, source.describe())
 
@@ -103,9 +103,9 @@ def _quarantine(quarantined: pd.DataFrame, settings: Settings) -> Path | None:
 
 
 def ingest(settings: Settings) -> IngestResult:
-    policy = pii_policy(settings)  # a bad policy fails before any source is touched
+    policy = pii_policy(settings.data)  # a bad policy fails before any source is touched
     with open_sources(settings) as sources:
-        batches = [read_batch(source, settings) for source in sources]
+        batches = [read_batch(source, settings.data) for source in sources]
     accepted, quarantined = _combine(batches)
     rows_read = len(accepted) + len(quarantined)
     described = []
@@ -151,7 +151,7 @@ def ingest(settings: Settings) -> IngestResult:
     )
 
 
-def seed_frame(settings: Settings) -> pd.DataFrame:
+def seed_frame(data: DataSettings) -> pd.DataFrame:
     """Deterministic synthetic rows in contract names: shaped like the adopted table when
     ``data/profile.json`` exists, else the demo customers. Event times end today, so a freshly
     seeded pilot passes the freshness check.
@@ -162,11 +162,11 @@ def seed_frame(settings: Settings) -> pd.DataFrame:
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     profile = load_profile()
     if profile is not None:
-        return from_profile(profile, settings.data.seed_rows, settings.data.seed, end=now)
+        return from_profile(profile, data.seed_rows, data.seed, end=now)
     from .synthetic import generate
 
     start = (now - pd.Timedelta(days=300)).floor("D")
-    return generate(settings.data.seed_rows, settings.data.seed, start=str(start))
+    return generate(data.seed_rows, data.seed, start=str(start))
 
 
 def seed(settings: Settings, rows: int | None = None) -> dict[str, int]:
@@ -184,4 +184,4 @@ def seed(settings: Settings, rows: int | None = None) -> dict[str, int]:
         data = settings.data.model_copy(update={"seed_rows": rows})
         settings = settings.model_copy(update={"data": data})
     source_names = {contract: source for source, contract in RENAMES.items()}
-    return seed_sources(settings, seed_frame(settings).rename(columns=source_names))
+    return seed_sources(settings, seed_frame(settings.data).rename(columns=source_names))

@@ -14,7 +14,7 @@ import os
 
 import pandas as pd
 
-from ..settings import Settings
+from ..settings import DataSettings, Settings
 from .errors import DataError
 from .quality import CONTRACT_COLUMNS
 from .schema import PII_COLUMNS
@@ -26,22 +26,22 @@ def pseudonymise(value: object, key: bytes) -> object:
     return hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest()
 
 
-def pii_policy(settings: Settings) -> dict[str, str]:
+def pii_policy(data: DataSettings) -> dict[str, str]:
     """The action per column: the configured one, ``drop`` for unlisted PII."""
-    unknown = sorted(set(settings.data.pii) - set(CONTRACT_COLUMNS))
+    unknown = sorted(set(data.pii) - set(CONTRACT_COLUMNS))
     if unknown:
         raise DataError(
             f"PII policy (APP_DATA__PII): unknown columns {', '.join(unknown)}", "config"
         )
     policy: dict[str, str] = {col: "drop" for col in PII_COLUMNS}
-    policy.update(settings.data.pii)
+    policy.update(data.pii)
     return policy
 
 
 def apply_pii_policy(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     key = os.environ.get(settings.data.pii_salt_env, "").encode()
     out = frame.copy()
-    for column, action in pii_policy(settings).items():
+    for column, action in pii_policy(settings.data).items():
         if column not in out.columns:
             continue
         if action == "drop":

@@ -137,7 +137,7 @@ class Facts:
             return f"MISSING: {scored}."
         test, out = scored
         gov, gate = self.settings.governance, self.settings.gate
-        groups = quality.group_rates(self.settings, test, out, gate.min_slice_rows)
+        groups = quality.group_rates(self.settings.model, test, out, gate.min_slice_rows)
         rows = [
             (g.column, g.group, g.outcome or "-", g.rows, f"{g.selection_rate:.3f}",
              _fmt(g.impact_ratio), _fmt(g.p_value))

@@ -23,7 +23,7 @@ from ..data.schema import CATEGORICAL_FEATURES, PROTECTED_COLUMNS, TASK
 from ..model import metrics
 from ..model.holdout import SliceMetric
 from ..model.holdout import slice_metrics as _slice_metrics
-from ..settings import Settings
+from ..settings import ModelSettings, Settings
 
 OUTCOME = {
     "binary": "positive decision rate",
@@ -95,12 +95,12 @@ def _groups(
 
 
 def group_rates(
-    settings: Settings, frame: pd.DataFrame, out: np.ndarray, min_rows: int
+    model: ModelSettings, frame: pd.DataFrame, out: np.ndarray, min_rows: int
 ) -> list[GroupRate]:
     """The task's outcome per protected group, its ratio to the highest group's and the
     significance of the gap (small samples make the ratio alone noisy)."""
     result = []
-    for outcome, values in _outcomes(out, settings.model.decision_threshold).items():
+    for outcome, values in _outcomes(out, model.decision_threshold).items():
         for column in PROTECTED_COLUMNS:
             result.extend(_groups(column, frame, values, outcome, min_rows))
     return result

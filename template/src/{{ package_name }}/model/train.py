@@ -25,7 +25,7 @@ from ..data.ingest import ingest
 from ..data.lineage import code_version, content_hash, load_lineage
 from ..data.schema import SCHEMA_VERSION, TASK, PilotSchema
 from ..features import build_transformer, feature_frame
-from ..settings import Settings
+from ..settings import ModelSettings, Settings
 from . import metrics
 from .estimators import build_estimator
 from .holdout import data_hash, split
@@ -45,14 +45,16 @@ class TrainResult:
     fingerprint: str
 
 
-def build_pipeline(settings: Settings) -> Pipeline:
-    return Pipeline([("features", build_transformer()), ("model", build_estimator(settings.model))])
+def build_pipeline(model: ModelSettings) -> Pipeline:
+    return Pipeline([("features", build_transformer()), ("model", build_estimator(model))])
 
 
-def holdout_metrics(settings: Settings, pipeline: Pipeline, rows: pd.DataFrame) -> dict[str, float]:
+def holdout_metrics(
+    model: ModelSettings, pipeline: Pipeline, rows: pd.DataFrame
+) -> dict[str, float]:
     """Every reported metric of the pipeline on held-out rows."""
     out = metrics.output(pipeline, feature_frame(rows))
-    return metrics.metrics_for(metrics.label(rows), out, settings.model.decision_threshold)
+    return metrics.metrics_for(metrics.label(rows), out, model.decision_threshold)
 
 
 def fingerprint(pipeline: Pipeline) -> str:
@@ -100,27 +102,27 @@ def fit(settings: Settings, frame: pd.DataFrame, shuffle_labels: bool = False) -
     if shuffle_labels:
         rng = np.random.default_rng(settings.model.seed)
         y_train = pd.Series(rng.permutation(y_train.to_numpy()), index=y_train.index)
-    pipeline = build_pipeline(settings)
+    pipeline = build_pipeline(settings.model)
     started = time.perf_counter()
     pipeline.fit(x_train, y_train)
     fit_seconds = time.perf_counter() - started
-    measured = holdout_metrics(settings, pipeline, test_rows) | {"fit_seconds": fit_seconds}
+    measured = holdout_metrics(settings.model, pipeline, test_rows) | {"fit_seconds": fit_seconds}
     threshold = settings.model.decision_threshold
     monitored = metrics.monitored(metrics.output(pipeline, x_train), threshold)
     profile = build_profile(x_train, monitored, settings.monitoring.bins)
     return Fitted(pipeline, x_train.head(5), measured, profile)
 
 
-def run_params(settings: Settings, rows: int, shuffle_labels: bool) -> dict[str, Any]:
+def run_params(model: ModelSettings, rows: int, shuffle_labels: bool) -> dict[str, Any]:
     """What the run is a function of: the task, the estimator and its settings, the split."""
-    family = settings.model.estimator
-    hyper = getattr(settings.model, family).model_dump()
+    family = model.estimator
+    hyper = getattr(model, family).model_dump()
     return {
         "task": TASK,
         "estimator": family,
         **{f"{family}.{k}": v for k, v in hyper.items()},
-        "seed": settings.model.seed,
-        "test_size": settings.model.test_size,
+        "seed": model.seed,
+        "test_size": model.test_size,
         "rows": rows,
         "schema_version": SCHEMA_VERSION,
         "shuffle_labels": shuffle_labels,
@@ -153,7 +155,7 @@ def train(
 
     client = configure(settings)
     with mlflow.start_run(experiment_id=ensure_experiment(settings)) as run:
-        mlflow.log_params(run_params(settings, len(frame), shuffle_labels))
+        mlflow.log_params(run_params(settings.model, len(frame), shuffle_labels))
         mlflow.log_metrics(fitted.metrics)
         mlflow.set_tags(tags)
         mlflow.log_dict(lineage(settings, frame), settings.lineage_file.name)

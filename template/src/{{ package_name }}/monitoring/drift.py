@@ -25,7 +25,7 @@ from .. import atomic
 from ..errors import PilotError
 from ..model.profile import PREDICTION, bin_shares, category_shares
 from ..records.window import PredictionWindow, window_files
-from ..settings import Settings
+from ..settings import MonitoringSettings, Settings
 from . import textfile
 
 LATEST = "latest.json"  # the last drift report
@@ -76,9 +76,9 @@ def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
 
 
 def numeric_drift(
-    column: str, reference: dict[str, Any], values: np.ndarray, settings: Settings
+    column: str, reference: dict[str, Any], values: np.ndarray, monitoring: MonitoringSettings
 ) -> ColumnDrift:
-    m = settings.monitoring
+    m = monitoring
     value = psi(reference["shares"], bin_shares(values, reference["edges"]))
     ks = ks_2samp(np.asarray(reference["sample"], dtype=float), values)
     stat, pvalue = float(ks.statistic), float(ks.pvalue)
@@ -87,13 +87,13 @@ def numeric_drift(
 
 
 def categorical_drift(
-    column: str, reference: dict[str, Any], values: Sequence[Any], settings: Settings
+    column: str, reference: dict[str, Any], values: Sequence[Any], monitoring: MonitoringSettings
 ) -> ColumnDrift:
     actual = category_shares(values)
     cats = sorted(set(reference["shares"]) | set(actual))
     expected = [reference["shares"].get(c, 0.0) for c in cats]
     value = psi(expected, [actual.get(c, 0.0) for c in cats])
-    breached = value > settings.monitoring.psi_threshold
+    breached = value > monitoring.psi_threshold
     return ColumnDrift(column, "categorical", value, breached=breached)
 
 
@@ -105,16 +105,20 @@ def compare(
     for column, reference in profile["features"].items():
         values = [r["features"][column] for r in rows]
         if reference["kind"] == "numeric":
-            out.append(numeric_drift(column, reference, np.asarray(values, float), settings))
+            out.append(
+                numeric_drift(column, reference, np.asarray(values, float), settings.monitoring)
+            )
         else:
-            out.append(categorical_drift(column, reference, values, settings))
+            out.append(categorical_drift(column, reference, values, settings.monitoring))
     scored = [r["output"] for r in rows if r["model_version"] == version]
     if len(scored) >= settings.monitoring.min_window_rows:
         reference = profile[PREDICTION]
         if reference["kind"] == "numeric":
-            out.append(numeric_drift(PREDICTION, reference, np.asarray(scored, float), settings))
+            out.append(
+                numeric_drift(PREDICTION, reference, np.asarray(scored, float), settings.monitoring)
+            )
         else:
-            out.append(categorical_drift(PREDICTION, reference, scored, settings))
+            out.append(categorical_drift(PREDICTION, reference, scored, settings.monitoring))
     return out
 
 
@@ -229,8 +233,8 @@ class Breached(Protocol):
     breaches: list[str]
 
 
-def post_webhook(settings: Settings, report: Breached, report_path: Path) -> str:
-    url = settings.monitoring.webhook_url
+def post_webhook(monitoring: MonitoringSettings, report: Breached, report_path: Path) -> str:
+    url = monitoring.webhook_url
     if not url:
         return "not configured"
     import httpx

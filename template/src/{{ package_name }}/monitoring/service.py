@@ -56,7 +56,7 @@ def check_drift(settings: Settings, retrain: bool = False) -> DriftRun:
     prom = drift.write_prometheus(settings, report)
     if not report.breached:
         return DriftRun(report, path, prom)
-    report.webhook = drift.post_webhook(settings, report, path)
+    report.webhook = drift.post_webhook(settings.monitoring, report, path)
     drift.write_report(settings, report)
     retrained = _retrain(settings, f"drift: {'; '.join(report.breaches)}") if retrain else None
     return DriftRun(report, path, prom, retrained)
@@ -69,7 +69,7 @@ def check_live_quality(settings: Settings, retrain: bool = False) -> LiveRun:
     prom = live.write_prometheus(settings, report)
     if not report.breached:
         return LiveRun(report, path, prom)
-    report.webhook = drift.post_webhook(settings, report, path)
+    report.webhook = drift.post_webhook(settings.monitoring, report, path)
     live.write_report(settings, report)
     reason = f"live quality: {'; '.join(report.breaches)}"
     return LiveRun(report, path, prom, _retrain(settings, reason) if retrain else None)
