@@ -146,22 +146,7 @@ def check(settings: Settings, now: float | None = None) -> LiveReport:
             for start, w in sorted(windows.items())
         ]
         report.figures.extend(timed)
-        slices = []
-        for column in gate.slices:
-            groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            for r in served:
-                if column in r["inputs"]:
-                    groups[str(r["inputs"][column])].append(r)
-            for group, g in sorted(groups.items()):
-                judged = len(g) >= gate.min_slice_rows
-                f = (
-                    _figure(
-                        g, settings, False, version=version, window=ALL, column=column, group=group
-                    )
-                    if judged
-                    else Figure(version, ALL, len(g), None, column=column, group=group)
-                )
-                slices.append(f)
+        slices = _slice_figures(served, settings, version)
         report.figures.extend(slices)
         offline = offline_figure(settings, version, m.name)
         report.offline[version] = offline
@@ -176,6 +161,23 @@ def check(settings: Settings, now: float | None = None) -> LiveReport:
             scope = f" in the window from {recent[-1].window}"
             report.breaches.extend(_judge(m, settings, version, recent[-1], offline, [], scope))
     return report
+
+
+def _slice_figures(served: list[dict[str, Any]], settings: Settings, version: str) -> list[Figure]:
+    """Per ``gate.slices`` column and group: the figure, or just the rows when too few."""
+    gate, out = settings.gate, []
+    for column in gate.slices:
+        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in served:
+            if column in r["inputs"]:
+                groups[str(r["inputs"][column])].append(r)
+        for group, g in sorted(groups.items()):
+            where = {"version": version, "window": ALL, "column": column, "group": group}
+            if len(g) >= gate.min_slice_rows:
+                out.append(_figure(g, settings, False, **where))
+            else:
+                out.append(Figure(version, ALL, len(g), None, column=column, group=group))
+    return out
 
 
 def _judge(
