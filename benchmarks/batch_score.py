@@ -92,10 +92,11 @@ elif mode == "pyfunc":
     started = time.perf_counter()
     model.predict(features)
     out = {"seconds": time.perf_counter() - started, "rows": len(features)}
-    # The pilot's own prediction step on the same frame, for a prediction-only comparison.
+    # The pilot's own prediction step on the same frame, for a prediction-only comparison:
+    # without explanations, as `score` runs without --explain (pyfunc explains nothing either).
     scorer = __import__(f"{package}.batch.predict", fromlist=["x"]).load_model(settings, None, None)
     started = time.perf_counter()
-    scorer.scorer.score_frame(frame)
+    scorer.scorer.score_frame(frame, explain=False)
     out["compiled_seconds"] = time.perf_counter() - started
 out["peak_rss_mb"] = rss_mb()
 print("RESULT " + json.dumps(out))

@@ -1,0 +1,190 @@
+"""``split_valid_fast`` for Arrow tables (batch scoring): the same rows and reasons, in Arrow.
+
+A chunk read from Parquet is already typed. Each contract column whose Arrow type is the
+contract's dtype (or casts to it losslessly) is checked on the Arrow column itself: nulls and
+key uniqueness by Arrow kernels, the contract's own check objects on a zero-copy pandas view
+(so a check means exactly what it means to pandera: pandas runs regexes with RE2 where that is
+exact, Python's ``re`` where it is not). Any other column goes through ``split_valid_fast``'s
+pandas path. Flagged rows only (if any) are converted to pandas and judged by pandera for their
+exact reasons; accepted rows stay Arrow. Only batch scoring imports this (the serving image
+has no pyarrow).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow as arrow
+import pyarrow.compute as pc
+
+from .quality import FAILED, judge, mirrorable, split_valid, split_valid_fast, vector_column
+
+
+@dataclass(frozen=True)
+class ColumnarSplit:
+    """One chunk, partitioned: accepted rows (coerced, Arrow) and quarantined rows (pandas)."""
+
+    accepted: arrow.Table
+    quarantined: pd.DataFrame  # the rows as read, plus _failed_checks
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.accepted) + len(self.quarantined)
+
+
+def to_arrow(frame: pd.DataFrame) -> arrow.Table:
+    """Accepted (coerced) pandas rows as Arrow; strings as large_string, as Parquet reads them."""
+    table = arrow.Table.from_pandas(frame, preserve_index=False)
+    fields = [
+        f.with_type(arrow.large_string()) if arrow.types.is_string(f.type) else f
+        for f in table.schema
+    ]
+    return table.cast(arrow.schema(fields))
+
+
+def split_frame(frame: pd.DataFrame, label: str, schema: pa.DataFrameSchema) -> ColumnarSplit:
+    """A pandas chunk (CSV, SQL): the pandas fast path, accepted rows handed on as Arrow."""
+    split = split_valid_fast(frame, label, schema)
+    return ColumnarSplit(to_arrow(split.accepted), split.quarantined)
+
+
+def split_table(table: arrow.Table, label: str, schema: pa.DataFrameSchema) -> ColumnarSplit:
+    """Validate an Arrow chunk with ``schema``; see the module docstring."""
+    if not mirrorable(schema, table.column_names):
+        split = split_valid(table.to_pandas(), label, schema)
+        return ColumnarSplit(to_arrow(split.accepted), split.quarantined)
+    rows = np.arange(len(table))
+    remaining, suspects = table, np.zeros(len(table), dtype=bool)
+    for _ in range(5):  # each pass removes flagged rows; a pass without any settles it
+        coerced, flagged = _arrow_pass(remaining, schema)
+        if not flagged.any():
+            break
+        suspects[rows[flagged]] = True
+        rows = rows[~flagged]
+        remaining = remaining.filter(arrow.array(~flagged))
+    else:
+        split = split_valid(table.to_pandas(), label, schema)
+        return ColumnarSplit(to_arrow(split.accepted), split.quarantined)
+    if not suspects.any():
+        none = table.slice(0, 0).to_pandas().assign(**{FAILED: pd.Series([], dtype="str")})
+        return ColumnarSplit(coerced, none)
+    return _with_suspects(table, coerced, rows, suspects, label, schema)
+
+
+def _with_suspects(
+    table: arrow.Table,
+    coerced: arrow.Table,
+    kept: np.ndarray,
+    suspects: np.ndarray,
+    label: str,
+    schema: pa.DataFrameSchema,
+) -> ColumnarSplit:
+    """Flagged rows judged by pandera (exact reasons); the ones it accepts rejoin in order."""
+    where = np.flatnonzero(suspects)
+    frame = table.take(arrow.array(where)).to_pandas()
+    frame.index = where  # positions in the chunk, as split_valid_fast's judge sees them
+    judged, reasons = judge(frame, label, schema)
+    bad = sorted(reasons)
+    failed = pd.Series(["; ".join(reasons[i]) for i in bad], index=bad, dtype="str")
+    quarantined = frame.loc[bad].assign(**{FAILED: failed}).reset_index(drop=True)
+    accepted = coerced
+    if len(judged):
+        back = to_arrow(judged).cast(coerced.schema)
+        order = np.argsort(np.concatenate([kept, judged.index.to_numpy()]), kind="stable")
+        accepted = arrow.concat_tables([coerced, back]).take(arrow.array(order))
+    return ColumnarSplit(accepted, quarantined)
+
+
+def _arrow_pass(table: arrow.Table, schema: pa.DataFrameSchema) -> tuple[arrow.Table, Any]:
+    """Every column coerced and checked whole: (the coerced table, rows any check flags)."""
+    flagged = np.zeros(len(table), dtype=bool)
+    columns: dict[str, Any] = {}
+    for name, column in schema.columns.items():
+        array, bad = _arrow_column(table[name], column)
+        columns[name] = array
+        flagged |= bad
+    return arrow.table(columns), flagged
+
+
+def _target(column: Any) -> arrow.DataType | None:
+    """The Arrow type of the contract's dtype, when this path can mirror its coercion."""
+    dtype = column.dtype.type
+    if isinstance(dtype, pd.StringDtype):
+        return arrow.large_string()
+    if isinstance(dtype, np.dtype) and dtype.kind in "ifM":
+        return arrow.from_numpy_dtype(dtype)
+    return None
+
+
+def _lossless(source: arrow.DataType, target: arrow.DataType) -> bool:
+    """Casts that change no value (anything else is coerced by pandas, as pandera does)."""
+    if source == target:
+        return True
+    if arrow.types.is_large_string(target):
+        return bool(arrow.types.is_string(source))
+    if arrow.types.is_timestamp(target):  # a safe cast refuses values out of the ns range
+        return bool(arrow.types.is_timestamp(source) and source.tz is None)
+    if arrow.types.is_int64(target):
+        return bool(
+            arrow.types.is_signed_integer(source) or source in (arrow.uint8(), arrow.uint16())
+        )
+    return bool(arrow.types.is_float64(target) and arrow.types.is_float32(source))
+
+
+def _arrow_column(array: arrow.ChunkedArray, column: Any) -> tuple[arrow.ChunkedArray, Any]:
+    target = _target(column)
+    plain = column.default is None and not getattr(column, "parsers", None)
+    integral = target is not None and arrow.types.is_integer(target)
+    if target is None or not plain or not _lossless(array.type, target):
+        return _pandas_column(array, column)
+    if integral and array.null_count:  # pandas cannot coerce a null to int64: pandera's call
+        return _pandas_column(array, column)
+    try:
+        array = array.cast(target)  # safe: raises instead of changing a value
+    except (arrow.ArrowInvalid, arrow.ArrowNotImplementedError):
+        return _pandas_column(array, column)
+    bad = np.zeros(len(array), dtype=bool)
+    if not column.nullable:
+        bad |= _mask(pc.is_null(array, nan_is_null=True))
+    if column.unique:
+        bad |= _duplicated(array)
+    if column.checks:
+        series = array.to_pandas()  # zero-copy for numbers and strings
+        for check in column.checks:
+            bad |= ~_passed(check(series).check_output, series)
+    return array, bad
+
+
+def _pandas_column(array: arrow.ChunkedArray, column: Any) -> tuple[arrow.ChunkedArray, Any]:
+    """The pandas path's coercion and checks, for a column Arrow cannot mirror."""
+    series, bad = vector_column(array.to_pandas(), column)
+    try:
+        return arrow.chunked_array([arrow.Array.from_pandas(series)]), bad
+    except (arrow.ArrowInvalid, arrow.ArrowTypeError):
+        # Coercion failed (flagged rows): only a pass that flags nothing keeps its columns.
+        return arrow.chunked_array([arrow.nulls(len(series))]), bad
+
+
+def _duplicated(array: arrow.ChunkedArray) -> Any:
+    """Every copy of a repeated value (nulls repeat each other, as in pandas)."""
+    if len(pc.unique(array)) == len(array):
+        return np.zeros(len(array), dtype=bool)
+    counts = pc.value_counts(array)
+    repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+    return _mask(pc.is_in(array, value_set=repeated, skip_nulls=False))
+
+
+def _passed(result: Any, series: pd.Series) -> Any:
+    if not isinstance(result, pd.Series):  # a whole-column verdict
+        return np.full(len(series), bool(result))
+    if len(result) != len(series):  # nulls skipped (ignore_na)
+        result = result.reindex(series.index, fill_value=True)
+    return np.asarray(result, dtype=bool)
+
+
+def _mask(array: Any) -> Any:
+    return np.asarray(pc.fill_null(array, False), dtype=bool)
