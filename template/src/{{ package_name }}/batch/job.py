@@ -35,7 +35,7 @@ from ..data.schema import LABEL, SCHEMA_VERSION, TASK
 from ..settings import Settings
 from .errors import BatchError
 from .pipeline import Stage, staged
-from .predict import REPEATED, BatchModel, load_model, output_table
+from .predict import META_COLUMNS, REPEATED, BatchModel, load_model, output_table, with_meta
 from .progress import Progress
 from .reader import BatchInput, Chunk, chunk_hash, open_input
 from .record import check_batch_id, write_record
@@ -166,14 +166,15 @@ class Output:
 
     A file DEST is one Parquet file written as the chunks come, a row group each, so nothing
     is read back and re-encoded at the end. Each chunk is also kept as an Arrow IPC part (no
-    encoding: about a memory copy): the checkpoint a resume replays into a fresh writer, which
-    gives the same bytes as an uninterrupted run. A directory DEST is its Parquet parts.
+    encoding: about a memory copy; the model and batch columns are left out, they are one
+    value): the checkpoint a resume replays into a fresh writer, which gives the same bytes
+    as an uninterrupted run. A directory DEST is its Parquet parts.
     """
 
-    def __init__(self, staging: Path, dest: Path, batch_id: str) -> None:
+    def __init__(self, staging: Path, dest: Path, model: BatchModel, batch_id: str) -> None:
         self.parts = staging / "parts"
         self.file = staging / "output.parquet" if dest.suffix else None
-        self.batch_id = batch_id
+        self.model, self.batch_id = model, batch_id
         self._writer: pq.ParquetWriter | None = None
 
     def _ipc(self, i: int) -> Path:
@@ -183,19 +184,21 @@ class Output:
         """Replay the checkpointed chunks into the file (a directory's parts are in place)."""
         for i in range(done if self.file is not None else 0):
             with pa.memory_map(str(self._ipc(i))) as source:
-                self._append(pa.ipc.open_file(source).read_all())
+                part = pa.ipc.open_file(source).read_all()
+                self._append(with_batch(with_meta(part, self.model, self.batch_id), self.batch_id))
 
     def keep(self, i: int, table: pa.Table) -> None:
         if self.file is None:
             write_part(table, self.parts / f"part-{i:05d}.parquet", self.batch_id)
             return
         table = with_batch(table, self.batch_id)
+        part = table.drop_columns(list(META_COLUMNS))
         with (
             replacing(self._ipc(i)) as tmp,
             pa.OSFile(str(tmp), "wb") as sink,
-            pa.ipc.new_file(sink, table.schema) as ipc,
+            pa.ipc.new_file(sink, part.schema) as ipc,
         ):
-            ipc.write_table(table)
+            ipc.write_table(part)
         self._append(table)
 
     def _append(self, table: pa.Table) -> None:
@@ -438,7 +441,7 @@ def _score_all(
             )
         else:
             checkpoint = _start(staging, fresh)
-            output = Output(staging, dest, checkpoint.batch_id)
+            output = Output(staging, dest, model, checkpoint.batch_id)
             checkpoint = _run_local(
                 settings, source, model, output, checkpoint, request.explain, progress
             )

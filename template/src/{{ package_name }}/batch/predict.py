@@ -97,8 +97,13 @@ def output_table(model: BatchModel, accepted: pa.Table, batch_id: str, explain: 
             key = pa.array(key.to_pandas().astype("str")).cast(pa.large_string())
         columns[KEY] = key
     columns |= predict(model, accepted, explain)
+    return with_meta(pa.table(columns), model, batch_id)
+
+
+def with_meta(table: pa.Table, model: BatchModel, batch_id: str) -> pa.Table:
+    """``table`` with the model name, version and batch id columns (one value, every row)."""
     for name, value in zip(
         META_COLUMNS, (model.ref.name, model.ref.version, batch_id), strict=True
     ):
-        columns[name] = constant(value, len(accepted))
-    return pa.table(columns)
+        table = table.append_column(name, constant(value, len(table)))
+    return table

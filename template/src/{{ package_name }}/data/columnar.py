@@ -12,6 +12,7 @@ has no pyarrow).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,10 +153,13 @@ def _arrow_column(array: arrow.ChunkedArray, column: Any) -> tuple[arrow.Chunked
         bad |= _mask(pc.is_null(array, nan_is_null=True))
     if column.unique:
         bad |= _duplicated(array)
-    if column.checks:
-        series = array.to_pandas()  # zero-copy for numbers and strings
-        for check in column.checks:
-            bad |= ~_passed(check(series).check_output, series)
+    series = None
+    for check in column.checks:
+        flagged = _arrow_check(check, array)
+        if flagged is None:  # no kernel for it: pandera's check, on a zero-copy view
+            series = array.to_pandas() if series is None else series
+            flagged = ~_passed(check(series).check_output, series)
+        bad |= flagged
     return array, bad
 
 
@@ -167,6 +171,60 @@ def _pandas_column(array: arrow.ChunkedArray, column: Any) -> tuple[arrow.Chunke
     except (arrow.ArrowInvalid, arrow.ArrowTypeError):
         # Coercion failed (flagged rows): only a pass that flags nothing keeps its columns.
         return arrow.chunked_array([arrow.nulls(len(series))]), bad
+
+
+_ESCAPE = re.compile(r"\\(.)")
+_NEGATED_ESCAPE = re.compile(r"\[\^[^\]]*\\")
+_COMPARE = {
+    "greater_than_or_equal_to": ("min_value", pc.greater_equal),
+    "greater_than": ("min_value", pc.greater),
+    "less_than_or_equal_to": ("max_value", pc.less_equal),
+    "less_than": ("max_value", pc.less),
+}
+
+
+def _arrow_check(check: Any, array: arrow.ChunkedArray) -> Any | None:
+    """The rows a built-in check may fail, by an Arrow kernel; None when none mirrors it.
+
+    A kernel may flag more rows than pandera would (pandera judges every flagged row), never
+    fewer. Nulls pass, as pandera's checks skip them (nullability is checked on its own).
+    """
+    if not check.ignore_na or getattr(check, "element_wise", False):
+        return None
+    try:
+        passed = _kernel(check.name, check.statistics or {}, array)
+    except (arrow.ArrowInvalid, arrow.ArrowNotImplementedError, arrow.ArrowTypeError):
+        return None
+    return None if passed is None else ~np.asarray(pc.fill_null(passed, True), dtype=bool)
+
+
+def _kernel(name: str, stats: dict[str, Any], array: arrow.ChunkedArray) -> Any:
+    numeric = arrow.types.is_integer(array.type) or arrow.types.is_floating(array.type)
+    if name in _COMPARE and numeric:
+        key, compare = _COMPARE[name]
+        bound = stats.get(key)
+        if isinstance(bound, int | float) and not isinstance(bound, bool):
+            return compare(array, bound)
+    elif name in ("isin", "notin"):
+        values = stats.get("allowed_values" if name == "isin" else "forbidden_values")
+        if values is not None:
+            found = pc.is_in(array, value_set=arrow.array(list(values), array.type))
+            return found if name == "isin" else pc.invert(found)
+    elif name == "str_matches" and arrow.types.is_large_string(array.type):
+        pattern = stats.get("pattern")
+        if isinstance(pattern, str) and _re2_no_wider(pattern):
+            # pandas' own translation of re.match for RE2: anchored at the start
+            return pc.match_substring_regex(array, f"^({pattern.removeprefix('^')})")
+    return None
+
+
+def _re2_no_wider(pattern: str) -> bool:
+    """Whether RE2 accepts nothing Python's ``re`` rejects for this pattern. RE2's \\d \\w \\s
+    are ASCII-only (narrower: fine); negated and boundary escapes, escapes inside a negated
+    class, inline flags and look-arounds (``(?``) are wider, differ or do not exist in RE2."""
+    if "(?" in pattern or _NEGATED_ESCAPE.search(pattern):
+        return False
+    return all(not e.isalnum() or e in "dws" for e in _ESCAPE.findall(pattern))
 
 
 def _duplicated(array: arrow.ChunkedArray) -> Any:

@@ -101,13 +101,11 @@ class Inputs:
         import pyarrow.compute as pc
 
         arrow = isinstance(frame, pa.Table)
-        n, n_num = len(frame), len(NUMERIC_FEATURES)
+        n = len(frame)
         x = np.zeros((n, self.width))
-        for j, name in enumerate(NUMERIC_FEATURES):
-            x[:, j] = frame[name].to_numpy() if arrow else frame[name].to_numpy(dtype=float)
-        if n_num:
-            x[:, :n_num] -= self._mean
-            x[:, :n_num] /= self._scale
+        for j, name in enumerate(NUMERIC_FEATURES):  # scaled while contiguous, then stored
+            values = frame[name].to_numpy() if arrow else frame[name].to_numpy(dtype=float)
+            x[:, j] = (values - self._mean[j]) / self._scale[j]
         flat = x.reshape(-1)  # a view: one-hot cells are set by flat index, row * width + column
         starts = np.arange(n) * self.width
         for col, index in zip(CATEGORICAL_FEATURES, self._cat_index, strict=True):
