@@ -37,7 +37,7 @@ from .errors import BatchError
 from .pipeline import Stage, staged
 from .predict import META_COLUMNS, REPEATED, BatchModel, load_model, output_table, with_meta
 from .progress import Progress
-from .reader import BatchInput, Chunk, chunk_hash, open_input
+from .reader import BatchInput, chunk_hash, open_input
 from .record import check_batch_id, write_record
 
 Engine = Literal["local", "spark"]
@@ -87,13 +87,13 @@ class Checkpoint:
 
 
 def score_chunk(
-    raw: Chunk, model: BatchModel, batch_id: str, explain: bool, label: str
+    raw: pd.DataFrame | pa.Table, model: BatchModel, batch_id: str, explain: bool, label: str
 ) -> ChunkResult:
     """Validate one chunk with the contract and score what passes (both engines call this)."""
     return score_split(len(raw), validate_chunk(raw, label), model, batch_id, explain)
 
 
-def validate_chunk(raw: Chunk, label: str) -> ColumnarSplit:
+def validate_chunk(raw: pd.DataFrame | pa.Table, label: str) -> ColumnarSplit:
     """The contract on one chunk: accepted rows (coerced) and quarantined rows with reasons."""
     frame = isinstance(raw, pd.DataFrame)
     names = list(raw.columns) if frame else raw.column_names
@@ -298,7 +298,7 @@ def _run_local(
 
 
 def _validated(
-    chunks: Iterable[Chunk],
+    chunks: Iterable[pd.DataFrame | pa.Table],
     staging: Path,
     checkpoint: Checkpoint,
     source: BatchInput,

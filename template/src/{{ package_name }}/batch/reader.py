@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -25,9 +24,6 @@ from ..settings import Settings
 from .errors import BatchError
 
 KINDS = {".csv": "csv", ".parquet": "parquet"}
-Chunk: TypeAlias = (
-    "pd.DataFrame | pa.Table"  # rows of one chunk: Arrow from Parquet, pandas otherwise
-)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 
@@ -58,10 +54,10 @@ class BatchInput:
                     digest.update(block)
         return "sha256:" + digest.hexdigest()
 
-    def chunks(self, rows: int) -> Iterator[Chunk]:
+    def chunks(self, rows: int) -> Iterator[pd.DataFrame | pa.Table]:
         """Chunks in contract names: a source's names that are not identifiers are renamed
-        (``RENAMES``), as ingestion does. Parquet stays Arrow (typed already); CSV and SQL
-        rows come as pandas frames."""
+        (``RENAMES``), as ingestion does. Parquet chunks stay Arrow tables (typed already);
+        CSV and SQL chunks are pandas frames."""
         for chunk in self._raw_chunks(rows):
             if not RENAMES:
                 yield chunk
@@ -70,7 +66,7 @@ class BatchInput:
             else:
                 yield chunk.rename(columns=RENAMES)
 
-    def _raw_chunks(self, rows: int) -> Iterator[Chunk]:
+    def _raw_chunks(self, rows: int) -> Iterator[pd.DataFrame | pa.Table]:
         try:
             if self.kind == "sql":
                 yield from self._sql_chunks(rows)
@@ -101,7 +97,7 @@ class BatchInput:
             engine.dispose()
 
 
-def _file_chunks(path: Path, kind: str, rows: int) -> Iterator[Chunk]:
+def _file_chunks(path: Path, kind: str, rows: int) -> Iterator[pd.DataFrame | pa.Table]:
     if kind == "parquet":
         for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
             yield pa.Table.from_batches([batch])
