@@ -12,6 +12,7 @@ has no pyarrow).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -71,9 +72,16 @@ def split_table(table: arrow.Table, label: str, schema: pa.DataFrameSchema) -> C
         split = split_valid(table.to_pandas(), label, schema)
         return ColumnarSplit(to_arrow(split.accepted), split.quarantined)
     if not suspects.any():
-        none = table.slice(0, 0).to_pandas().assign(**{FAILED: pd.Series([], dtype="str")})
-        return ColumnarSplit(coerced, none)
+        return ColumnarSplit(coerced, _no_rows(table.schema))
     return _with_suspects(table, coerced, rows, suspects, label, schema)
+
+
+@functools.lru_cache(maxsize=8)
+def _no_rows(schema: arrow.Schema) -> pd.DataFrame:
+    """An empty quarantine with the columns and dtypes of the rows as read (one per schema:
+    converting an empty table costs more than checking some columns)."""
+    frame: pd.DataFrame = schema.empty_table().to_pandas()
+    return frame.assign(**{FAILED: pd.Series([], dtype="str")})
 
 
 def _with_suspects(
