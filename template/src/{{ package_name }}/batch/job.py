@@ -183,6 +183,11 @@ class Output:
     def resume(self, done: int) -> None:
         """Replay the checkpointed chunks into the file (a directory's parts are in place)."""
         for i in range(done if self.file is not None else 0):
+            if not self._ipc(i).is_file():  # e.g. the checkpoint of an older release
+                raise BatchError(
+                    f"batch {self.batch_id}: cannot resume, {self._ipc(i)} is missing; delete"
+                    f" {self.parts.parent} to start over"
+                )
             with pa.memory_map(str(self._ipc(i))) as source:
                 part = pa.ipc.open_file(source).read_all()
                 self._append(with_batch(with_meta(part, self.model, self.batch_id), self.batch_id))
