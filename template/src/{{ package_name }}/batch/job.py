@@ -1,11 +1,11 @@
 """The batch job: chunk loop, checkpoints, atomic publishing and the batch record.
 
-Each chunk is validated, scored and written as its own Parquet part in a staging directory
-next to DEST, then the checkpoint records it; a run that dies resumes after the last
-checkpointed chunk (same batch id, same input, same model) or refuses with one line. Only a
-finished run is published: parts are merged (file DEST) or renamed (directory DEST) into
-place, so readers never see half an output, and the same batch id on the same input gives
-byte-identical output.
+Each chunk is validated, scored and written into a staging directory next to DEST, then the
+checkpoint records it; a run that dies resumes after the last checkpointed chunk (same batch
+id, same input, same model) or refuses with one line. A file DEST is written as one Parquet
+file while the chunks come (``Output``: no merge pass); a directory DEST is one Parquet part
+per chunk. Only a finished run is published, by renaming, so readers never see half an
+output, and the same batch id on the same input gives byte-identical output.
 """
 
 from __future__ import annotations
@@ -23,17 +23,19 @@ from typing import Any, Literal
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from threadpoolctl import threadpool_limits
 
 from ..atomic import replacing, write_json
+from ..data.columnar import ColumnarSplit, split_frame, split_table
 from ..data.errors import DataError
 from ..data.lineage import code_version
 from ..data.privacy import apply_pii_policy
-from ..data.quality import CONTRACT_COLUMNS, FAILED, Split, scoring_schema, split_valid_fast
+from ..data.quality import CONTRACT_COLUMNS, FAILED, scoring_schema
 from ..data.schema import LABEL, SCHEMA_VERSION, TASK
 from ..settings import Settings
 from .errors import BatchError
 from .pipeline import Stage, staged
-from .predict import REPEATED, BatchModel, load_model, output_table
+from .predict import META_COLUMNS, REPEATED, BatchModel, load_model, output_table, with_meta
 from .progress import Progress
 from .reader import BatchInput, chunk_hash, open_input
 from .record import check_batch_id, write_record
@@ -85,25 +87,29 @@ class Checkpoint:
 
 
 def score_chunk(
-    raw: pd.DataFrame, model: BatchModel, batch_id: str, explain: bool, label: str
+    raw: pd.DataFrame | pa.Table, model: BatchModel, batch_id: str, explain: bool, label: str
 ) -> ChunkResult:
     """Validate one chunk with the contract and score what passes (both engines call this)."""
     return score_split(len(raw), validate_chunk(raw, label), model, batch_id, explain)
 
 
-def validate_chunk(raw: pd.DataFrame, label: str) -> Split:
+def validate_chunk(raw: pd.DataFrame | pa.Table, label: str) -> ColumnarSplit:
     """The contract on one chunk: accepted rows (coerced) and quarantined rows with reasons."""
-    missing = [c for c in INPUT_COLUMNS if c not in raw.columns]
+    frame = isinstance(raw, pd.DataFrame)
+    names = list(raw.columns) if frame else raw.column_names
+    missing = [c for c in INPUT_COLUMNS if c not in names]
     if missing:
         raise BatchError(f"SOURCE {label}: missing columns {', '.join(missing)}")
     try:
-        return split_valid_fast(raw[INPUT_COLUMNS], label, SCHEMA)
+        if isinstance(raw, pd.DataFrame):
+            return split_frame(raw[INPUT_COLUMNS], label, SCHEMA)
+        return split_table(raw.select(INPUT_COLUMNS), label, SCHEMA)
     except DataError as exc:
         raise BatchError(str(exc)) from None
 
 
 def score_split(
-    rows_read: int, split: Split, model: BatchModel, batch_id: str, explain: bool
+    rows_read: int, split: ColumnarSplit, model: BatchModel, batch_id: str, explain: bool
 ) -> ChunkResult:
     scored = output_table(model, split.accepted, batch_id, explain)
     assert len(scored) + len(split.quarantined) == rows_read, "row accounting broke"
@@ -142,12 +148,76 @@ def published_batch(path: Path) -> str | None:
     return bytes(meta.get(BATCH_META, b"")).decode()
 
 
-def write_part(table: pa.Table, path: Path, batch_id: str) -> None:
-    table = table.replace_schema_metadata(
+def with_batch(table: pa.Table, batch_id: str) -> pa.Table:
+    """The table with the batch id in its schema metadata (``published_batch`` reads it)."""
+    return table.replace_schema_metadata(
         (table.schema.metadata or {}) | {BATCH_META: batch_id.encode()}
     )
+
+
+def write_part(table: pa.Table, path: Path, batch_id: str) -> None:
+    table = with_batch(table, batch_id)
     with replacing(path) as tmp:
         pq.write_table(table, tmp, compression=COMPRESSION, use_dictionary=_repeated(table))
+
+
+class Output:
+    """One run's scored rows, chunk by chunk, into staging; ``close`` leaves them publishable.
+
+    A file DEST is one Parquet file written as the chunks come, a row group each, so nothing
+    is read back and re-encoded at the end. Each chunk is also kept as an Arrow IPC part (no
+    encoding: about a memory copy; the model and batch columns are left out, they are one
+    value): the checkpoint a resume replays into a fresh writer, which gives the same bytes
+    as an uninterrupted run. A directory DEST is its Parquet parts.
+    """
+
+    def __init__(self, staging: Path, dest: Path, model: BatchModel, batch_id: str) -> None:
+        self.parts = staging / "parts"
+        self.file = staging / "output.parquet" if dest.suffix else None
+        self.model, self.batch_id = model, batch_id
+        self._writer: pq.ParquetWriter | None = None
+
+    def _ipc(self, i: int) -> Path:
+        return self.parts / f"part-{i:05d}.arrow"
+
+    def resume(self, done: int) -> None:
+        """Replay the checkpointed chunks into the file (a directory's parts are in place)."""
+        for i in range(done if self.file is not None else 0):
+            if not self._ipc(i).is_file():  # e.g. the checkpoint of an older release
+                raise BatchError(
+                    f"batch {self.batch_id}: cannot resume, {self._ipc(i)} is missing; delete"
+                    f" {self.parts.parent} to start over"
+                )
+            with pa.memory_map(str(self._ipc(i))) as source:
+                part = pa.ipc.open_file(source).read_all()
+                self._append(with_batch(with_meta(part, self.model, self.batch_id), self.batch_id))
+
+    def keep(self, i: int, table: pa.Table) -> None:
+        if self.file is None:
+            write_part(table, self.parts / f"part-{i:05d}.parquet", self.batch_id)
+            return
+        table = with_batch(table, self.batch_id)
+        part = table.drop_columns(list(META_COLUMNS))
+        with (
+            replacing(self._ipc(i)) as tmp,
+            pa.OSFile(str(tmp), "wb") as sink,
+            pa.ipc.new_file(sink, part.schema) as ipc,
+        ):
+            ipc.write_table(part)
+        self._append(table)
+
+    def _append(self, table: pa.Table) -> None:
+        if self._writer is None:
+            assert self.file is not None
+            self._writer = pq.ParquetWriter(
+                self.file, table.schema, compression=COMPRESSION, use_dictionary=_repeated(table)
+            )
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 def _repeated(table: pa.Table | pa.Schema) -> list[str]:
@@ -201,7 +271,7 @@ def _run_local(
     settings: Settings,
     source: BatchInput,
     model: BatchModel,
-    staging: Path,
+    output: Output,
     checkpoint: Checkpoint,
     explain: bool,
     progress: Progress | None,
@@ -211,6 +281,7 @@ def _run_local(
     Bounded queues keep at most a few chunks in memory; parts and checkpoints are written
     by one thread, in chunk order, so a resume sees exactly what a one-thread run would.
     """
+    staging = output.parts.parent
     reading = Stage(source.chunks(settings.batch.chunk_rows))
     checking = Stage(_validated(reading, staging, checkpoint, source, progress))
     batch_id = checkpoint.batch_id
@@ -218,21 +289,26 @@ def _run_local(
         (i, digest, score_split(n, split, model, batch_id, explain))
         for i, digest, n, split in checking
     )
-    with staged(reading, checking, scoring):
-        for i, digest, result in scoring:
-            _keep(settings, staging, checkpoint, i, digest, result)
-            if progress:
-                progress.update(i, result.rows_read)
+    output.resume(len(checkpoint.chunk_hashes))
+    # One BLAS thread: the stages are the parallelism, and idle BLAS workers spin on the cores.
+    try:
+        with threadpool_limits(limits=1, user_api="blas"), staged(reading, checking, scoring):
+            for i, digest, result in scoring:
+                _keep(settings, output, checkpoint, i, digest, result)
+                if progress:
+                    progress.update(i, result.rows_read)
+    finally:
+        output.close()
     return checkpoint
 
 
 def _validated(
-    chunks: Iterable[pd.DataFrame],
+    chunks: Iterable[pd.DataFrame | pa.Table],
     staging: Path,
     checkpoint: Checkpoint,
     source: BatchInput,
     progress: Progress | None,
-) -> Iterator[tuple[int, str, int, Split]]:
+) -> Iterator[tuple[int, str, int, ColumnarSplit]]:
     """Each chunk past the checkpoint, validated; checkpointed ones are checked, then skipped."""
     done = list(checkpoint.chunk_hashes)
     for i, raw in enumerate(chunks):
@@ -252,14 +328,15 @@ def _validated(
 
 def _keep(
     settings: Settings,
-    staging: Path,
+    output: Output,
     checkpoint: Checkpoint,
     i: int,
     digest: str,
     result: ChunkResult,
 ) -> None:
-    """Write one chunk's part and quarantine, then checkpoint it (it counts only then)."""
-    write_part(result.scored, staging / "parts" / f"part-{i:05d}.parquet", checkpoint.batch_id)
+    """Write one chunk's rows and quarantine, then checkpoint it (it counts only then)."""
+    output.keep(i, result.scored)
+    staging = output.parts.parent
     if len(result.quarantined):
         write_quarantine(result.quarantined, staging / "quarantine" / f"{i:05d}.jsonl", settings)
     checkpoint.chunk_hashes.append(digest)
@@ -369,8 +446,9 @@ def _score_all(
             )
         else:
             checkpoint = _start(staging, fresh)
+            output = Output(staging, dest, model, checkpoint.batch_id)
             checkpoint = _run_local(
-                settings, source, model, staging, checkpoint, request.explain, progress
+                settings, source, model, output, checkpoint, request.explain, progress
             )
     except OSError as exc:  # disk full, permissions: the checkpoints stay for a resume
         raise BatchError(f"DEST {dest}: cannot write ({exc.strerror or exc})") from None
@@ -385,12 +463,13 @@ def _score_all(
 
 
 def _publish_all(settings: Settings, staging: Path, dest: Path, batch_id: str) -> Path | None:
-    """The finished output into place (merged for a file DEST), then the quarantine file."""
-    parts = sorted((staging / "parts").glob("*.parquet"))
+    """The finished output into place (a file DEST is written already, but Spark's parts are
+    merged), then the quarantine file."""
     built = staging / "parts"
     if dest.suffix:
         built = staging / "output.parquet"
-        merge_parts(parts, built)
+        if not built.exists():
+            merge_parts(sorted((staging / "parts").glob("*.parquet")), built)
     quarantine = publish_quarantine(
         sorted((staging / "quarantine").glob("*.jsonl")), settings, batch_id
     )

@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from ..data.schema import FEATURES, KEY, TASK
@@ -57,14 +56,14 @@ def load_model(settings: Settings, alias: str | None, version: str | None) -> Ba
     return BatchModel(ref, scorer, settings.model.decision_threshold)  # the one threshold
 
 
-def predict(model: BatchModel, frame: pd.DataFrame, explain: bool) -> dict[str, pa.Array]:
+def predict(model: BatchModel, frame: pa.Table, explain: bool) -> dict[str, pa.Array]:
     """The task's prediction columns for validated rows; the only place that knows the task.
 
     binary: ``probability`` of the positive class and ``prediction`` (the threshold decides);
     multiclass: ``prediction`` and one ``probability_<class>`` per class; regression: the value.
     ``explanation`` (JSON, the top contributions) for every family with ``explain``.
     """
-    scores = model.scorer.score_frame(frame[FEATURES], explain=explain)
+    scores = model.scorer.score_frame(frame.select(FEATURES), explain=explain)
     decided = decide(scores.output, model.threshold)
     out: dict[str, pa.Array] = {}
     if TASK == "binary":
@@ -89,19 +88,22 @@ def constant(value: str, n: int) -> pa.Array:
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
 
 
-def output_table(
-    model: BatchModel, accepted: pd.DataFrame, batch_id: str, explain: bool
-) -> pa.Table:
+def output_table(model: BatchModel, accepted: pa.Table, batch_id: str, explain: bool) -> pa.Table:
     """One output row per scored row: key, predictions, model name and version, batch id."""
-    columns: dict[str, pa.Array] = {}
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
     if KEY is not None:  # a contract without a key: rows are identified by their order only
-        key = accepted[KEY]
-        if not pd.api.types.is_string_dtype(key):
-            key = key.astype("str")
-        columns[KEY] = pa.array(key).cast(pa.large_string())
+        key = accepted[KEY]  # passed through: no copy when it is text already
+        if not pa.types.is_large_string(key.type):
+            key = pa.array(key.to_pandas().astype("str")).cast(pa.large_string())
+        columns[KEY] = key
     columns |= predict(model, accepted, explain)
+    return with_meta(pa.table(columns), model, batch_id)
+
+
+def with_meta(table: pa.Table, model: BatchModel, batch_id: str) -> pa.Table:
+    """``table`` with the model name, version and batch id columns (one value, every row)."""
     for name, value in zip(
         META_COLUMNS, (model.ref.name, model.ref.version, batch_id), strict=True
     ):
-        columns[name] = constant(value, len(accepted))
-    return pa.table(columns)
+        table = table.append_column(name, constant(value, len(table)))
+    return table

@@ -54,13 +54,19 @@ class BatchInput:
                     digest.update(block)
         return "sha256:" + digest.hexdigest()
 
-    def chunks(self, rows: int) -> Iterator[pd.DataFrame]:
+    def chunks(self, rows: int) -> Iterator[pd.DataFrame | pa.Table]:
         """Chunks in contract names: a source's names that are not identifiers are renamed
-        (``RENAMES``), as ingestion does."""
+        (``RENAMES``), as ingestion does. Parquet chunks stay Arrow tables (typed already);
+        CSV and SQL chunks are pandas frames."""
         for chunk in self._raw_chunks(rows):
-            yield chunk.rename(columns=RENAMES) if RENAMES else chunk
+            if not RENAMES:
+                yield chunk
+            elif isinstance(chunk, pa.Table):
+                yield chunk.rename_columns([RENAMES.get(n, n) for n in chunk.column_names])
+            else:
+                yield chunk.rename(columns=RENAMES)
 
-    def _raw_chunks(self, rows: int) -> Iterator[pd.DataFrame]:
+    def _raw_chunks(self, rows: int) -> Iterator[pd.DataFrame | pa.Table]:
         try:
             if self.kind == "sql":
                 yield from self._sql_chunks(rows)
@@ -91,10 +97,10 @@ class BatchInput:
             engine.dispose()
 
 
-def _file_chunks(path: Path, kind: str, rows: int) -> Iterator[pd.DataFrame]:
+def _file_chunks(path: Path, kind: str, rows: int) -> Iterator[pd.DataFrame | pa.Table]:
     if kind == "parquet":
         for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
-            yield batch.to_pandas()
+            yield pa.Table.from_batches([batch])
         return
     # Everything as text, as ingestion reads CSV: the contract coerces, bad cells are quarantined.
     try:

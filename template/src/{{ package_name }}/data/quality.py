@@ -60,7 +60,7 @@ def scoring_schema() -> pa.DataFrameSchema:
 def split_valid(frame: pd.DataFrame, label: str, schema: pa.DataFrameSchema | None = None) -> Split:
     """Validate a conformed frame row by row (the contract, or ``schema``); see the docstring."""
     frame = frame.reset_index(drop=True)
-    accepted, reasons = _judge(frame, label, schema if schema is not None else PilotSchema)
+    accepted, reasons = judge(frame, label, schema if schema is not None else PilotSchema)
     return _split(frame, accepted, reasons)
 
 
@@ -71,7 +71,7 @@ def _split(frame: pd.DataFrame, accepted: pd.DataFrame, reasons: dict[int, list[
     return Split(accepted.reset_index(drop=True), quarantined.reset_index(drop=True))
 
 
-def _judge(
+def judge(
     frame: pd.DataFrame, label: str, contract: pa.DataFrameSchema | type[PilotSchema]
 ) -> tuple[pd.DataFrame, dict[int, list[str]]]:
     """Pandera on ``frame``: the accepted rows (coerced, index kept) and each bad row's reasons."""
@@ -116,7 +116,7 @@ def split_valid_fast(frame: pd.DataFrame, label: str, schema: pa.DataFrameSchema
     cannot mirror (frame-wide checks, an index, a non-coercing column) is pandera's alone.
     """
     frame = frame.reset_index(drop=True)
-    if not _mirrorable(schema, frame):
+    if not mirrorable(schema, list(frame.columns)):
         return split_valid(frame, label, schema)
     remaining, parts = frame, []
     suspects = np.zeros(len(frame), dtype=bool)
@@ -131,20 +131,20 @@ def split_valid_fast(frame: pd.DataFrame, label: str, schema: pa.DataFrameSchema
     parts.append(coerced)
     reasons: dict[int, list[str]] = {}
     if suspects.any():
-        judged, reasons = _judge(frame[suspects], label, schema)
+        judged, reasons = judge(frame[suspects], label, schema)
         if len(judged):  # an empty one is uncoerced: its dtypes would spoil the concat
             parts.append(judged)
     accepted = parts[0] if len(parts) == 1 else pd.concat(parts).sort_index()
     return _split(frame, accepted, reasons)
 
 
-def _mirrorable(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> bool:
+def mirrorable(schema: pa.DataFrameSchema, names: list[str]) -> bool:
     plain = not (schema.checks or schema.unique or schema.index is not None)
     plain = plain and not getattr(schema, "parsers", None) and not schema.add_missing_columns
     columns = schema.columns.values()
     coercing = all((schema.coerce or c.coerce) and c.dtype is not None for c in columns)
     simple = not any(c.regex for c in columns)
-    return plain and coercing and simple and list(frame.columns) == list(schema.columns)
+    return plain and coercing and simple and list(names) == list(schema.columns)
 
 
 def _vector_pass(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> tuple[pd.DataFrame, Any]:
@@ -152,13 +152,13 @@ def _vector_pass(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> tuple[pd.Da
     flagged = np.zeros(len(frame), dtype=bool)
     out: dict[str, pd.Series] = {}
     for name, column in schema.columns.items():
-        series, bad = _vector_column(frame[name], column)
+        series, bad = vector_column(frame[name], column)
         out[name] = series
         flagged |= bad
     return pd.DataFrame(out, index=frame.index), flagged
 
 
-def _vector_column(series: pd.Series, column: Any) -> tuple[pd.Series, Any]:
+def vector_column(series: pd.Series, column: Any) -> tuple[pd.Series, Any]:
     backend = column.get_backend(series)
     if column.default is not None:
         series = backend.set_default(series, column)

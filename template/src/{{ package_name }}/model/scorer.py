@@ -94,29 +94,40 @@ class Inputs:
         return x
 
     def frame_matrix(self, frame: Any) -> np.ndarray:
-        """``matrix`` for a pandas frame, column by column: the same numbers, vectorised."""
-        n, n_num = len(frame), len(NUMERIC_FEATURES)
-        x = np.zeros((n, self.width))
-        if n_num:
-            num = frame[NUMERIC_FEATURES].to_numpy(dtype=float)
-            x[:, :n_num] = (num - self._mean) / self._scale
+        """``matrix`` for a pandas frame or an Arrow table, column by column: the same numbers,
+        vectorised (numbers are read in place, categories by one hash lookup per row)."""
         # pyarrow comes with the jobs dependency group (batch); the serving image has none.
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        rows = np.arange(n)
+        arrow = isinstance(frame, pa.Table)
+        n = len(frame)
+        x = np.zeros((n, self.width))
+        for j, name in enumerate(NUMERIC_FEATURES):  # scaled while contiguous, then stored
+            values = frame[name].to_numpy() if arrow else frame[name].to_numpy(dtype=float)
+            x[:, j] = (values - self._mean[j]) / self._scale[j]
+        flat = x.reshape(-1)  # a view: one-hot cells are set by flat index, row * width + column
+        starts = np.arange(n) * self.width
         for col, index in zip(CATEGORICAL_FEATURES, self._cat_index, strict=True):
-            values = frame[col]
-            if not pd.api.types.is_string_dtype(values):
-                values = values.astype("str")
+            values = _texts(frame[col])
             # One hash lookup per row into the known categories (null: unknown, all zero).
-            array = pa.array(values)
-            known_values = pa.array(list(index), pa.string()).cast(array.type)
-            found = pc.index_in(array, value_set=known_values)
-            known = pc.fill_null(found, -1).to_numpy()
-            hit = known >= 0
-            x[rows[hit], np.fromiter(index.values(), int, len(index))[known[hit]]] = 1.0
+            known_values = pa.array(list(index), pa.string()).cast(values.type)
+            found = pc.fill_null(pc.index_in(values, value_set=known_values), -1).to_numpy()
+            hit = found >= 0
+            columns = np.fromiter(index.values(), int, len(index))
+            flat[starts[hit] + columns[found[hit]]] = 1.0
         return x
+
+
+def _texts(values: Any) -> Any:
+    """A categorical column as Arrow text: as it is, or each value's text as pandas gives it."""
+    import pyarrow as pa
+
+    if isinstance(values, pa.ChunkedArray):
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            return values
+        values = values.to_pandas()
+    return pa.array(values if pd.api.types.is_string_dtype(values) else values.astype("str"))
 
 
 def _link(margin: np.ndarray) -> np.ndarray:
