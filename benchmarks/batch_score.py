@@ -157,6 +157,8 @@ def main() -> int:
     parser.add_argument("--no-spark", action="store_true", help="skip the Spark engine")
     parser.add_argument("--write-doc", action="store_true", help="record docs/benchmark.md")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
 
     if args.project is None:
         tmp = Path(tempfile.mkdtemp(prefix="shipshape-batch-bench-"))
@@ -177,7 +179,7 @@ def main() -> int:
         # Rounds of peer, 1x, 10x: a moment of load elsewhere hits every side alike, and the
         # median run of each side is reported (a fresh process each time).
         runs: dict[str, list[dict[str, float]]] = {"peer": [], "x1": [], "x10": []}
-        for _ in range(max(1, args.repeat)):
+        for _ in range(args.repeat):
             runs["peer"].append(work(project, env, "pyfunc", package, str(data)))
             runs["x1"].append(work(project, env, "local", package, str(data), "0", x1))
             runs["x10"].append(work(project, env, "local", package, str(data), "0", x10))

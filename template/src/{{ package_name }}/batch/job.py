@@ -315,8 +315,8 @@ def system_allocator() -> Iterator[None]:
     """Arrow's buffers from the C library's allocator for the batch, then the default again.
 
     pyarrow's default pool (mimalloc) faults its chunk-sized buffers in at a high system-time
-    cost in a fresh process: 0.4-0.8 CPU-s per million rows against 0.15-0.2 s for malloc
-    (benchmarks/batch_score.py), which is most of what a one-shot `score` spends beyond work.
+    cost in a fresh process: 0.3-0.8 CPU-s per million rows against 0.15-0.2 s for malloc,
+    most of what a one-shot `score` spent beyond the work itself.
     """
     previous = pa.default_memory_pool()
     pa.set_memory_pool(pa.system_memory_pool())

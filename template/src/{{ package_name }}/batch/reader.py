@@ -54,16 +54,12 @@ class BatchInput:
                     digest.update(block)
         return "sha256:" + digest.hexdigest()
 
-    def chunks(
-        self, rows: int, columns: Collection[str] | None = None
-    ) -> Iterator[pd.DataFrame | pa.Table]:
+    def chunks(self, rows: int, columns: Collection[str]) -> Iterator[pd.DataFrame | pa.Table]:
         """Chunks in contract names: a source's names that are not identifiers are renamed
         (``RENAMES``), as ingestion does. Parquet chunks stay Arrow tables (typed already);
         CSV and SQL chunks are pandas frames. Files are read for ``columns`` (contract names)
-        only, when given: a column nobody validates is never decoded."""
-        wanted = None
-        if columns is not None:
-            wanted = set(columns) | {old for old, new in RENAMES.items() if new in columns}
+        only: a column nobody validates is never decoded."""
+        wanted = set(columns) | {old for old, new in RENAMES.items() if new in columns}
         for chunk in self._raw_chunks(rows, wanted):
             if not RENAMES:
                 yield chunk
@@ -72,7 +68,7 @@ class BatchInput:
             else:
                 yield chunk.rename(columns=RENAMES)
 
-    def _raw_chunks(self, rows: int, wanted: set[str] | None) -> Iterator[pd.DataFrame | pa.Table]:
+    def _raw_chunks(self, rows: int, wanted: set[str]) -> Iterator[pd.DataFrame | pa.Table]:
         try:
             if self.kind == "sql":
                 yield from self._sql_chunks(rows)
@@ -104,21 +100,19 @@ class BatchInput:
 
 
 def _file_chunks(
-    path: Path, kind: str, rows: int, wanted: set[str] | None
+    path: Path, kind: str, rows: int, wanted: set[str]
 ) -> Iterator[pd.DataFrame | pa.Table]:
     if kind == "parquet":
         parquet = pq.ParquetFile(path)
-        names = parquet.schema_arrow.names
         # Only the names present: an absent one is reported by the contract check, by name.
-        columns = names if wanted is None else [n for n in names if n in wanted]
+        columns = [n for n in parquet.schema_arrow.names if n in wanted]
         for batch in parquet.iter_batches(batch_size=rows, columns=columns):
             yield pa.Table.from_batches([batch])
         return
     # Everything as text, as ingestion reads CSV: the contract coerces, bad cells are quarantined.
-    usecols = None if wanted is None else wanted.__contains__
     try:
         yield from pd.read_csv(
-            path, dtype=str, keep_default_na=True, chunksize=rows, usecols=usecols
+            path, dtype=str, keep_default_na=True, chunksize=rows, usecols=wanted.__contains__
         )
     except pd.errors.EmptyDataError:
         return
