@@ -8,10 +8,18 @@ to decisions later, and are never model inputs.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    create_model,
+)
 from pydantic.config import JsonDict
 
 from ..data.samples import checks, sample_features
@@ -47,7 +55,19 @@ def _join_field(column: Any, py_type: type) -> tuple[Any, Any]:
     # JSON types as the schema says (strict): a key is a string, an event time an ISO 8601
     # string; pydantic would otherwise read a number as a Unix time.
     typed: Any = Annotated[py_type, Strict(), Field(**extra)]
+    if py_type is datetime:
+        typed = Annotated[typed, AfterValidator(_in_utc)]
     return typed | None, Field(default=None, description=desc)
+
+
+def _in_utc(value: datetime) -> datetime:
+    """The event time in UTC (a naive one is UTC); it must stay within years 1-9999 there."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is year 0 in UTC
+        raise ValueError("outside years 1-9999 once converted to UTC") from None
 
 
 def _json_number(value: Any) -> Any:

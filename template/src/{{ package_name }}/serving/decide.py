@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 
 import orjson
@@ -112,9 +111,9 @@ def join_fields(fields: dict[str, Any]) -> dict[str, Any]:
     if KEY is not None and fields.get(KEY) is not None:
         out["key"] = protect_key(fields[KEY])
     if TIME is not None and fields.get(TIME) is not None:
-        ts = fields[TIME]
-        ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)  # naive: UTC
-        out["event_time"] = ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        # Already in UTC (serving/contract.py); isoformat pads years below 1000, strftime not.
+        stamp = fields[TIME].isoformat(timespec="microseconds")
+        out["event_time"] = stamp.removesuffix("+00:00") + "Z"
     return out
 
 
