@@ -61,13 +61,14 @@ def _join_field(column: Any, py_type: type) -> tuple[Any, Any]:
 
 
 def _in_utc(value: datetime) -> datetime:
-    """The event time in UTC (a naive one is UTC); it must stay within years 1-9999 there."""
+    """The event time in UTC (a naive one is UTC). Within a day of year 1 or 9999 an offset
+    can carry it out of range (0001-01-01T00:00+01:00): it is kept as given, the same instant."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     try:
         return value.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00+01:00 is year 0 in UTC
-        raise ValueError("outside years 1-9999 once converted to UTC") from None
+    except OverflowError:
+        return value
 
 
 def _json_number(value: Any) -> Any:

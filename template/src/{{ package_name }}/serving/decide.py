@@ -111,9 +111,9 @@ def join_fields(fields: dict[str, Any]) -> dict[str, Any]:
     if KEY is not None and fields.get(KEY) is not None:
         out["key"] = protect_key(fields[KEY])
     if TIME is not None and fields.get(TIME) is not None:
-        # Already in UTC (serving/contract.py); isoformat pads years below 1000, strftime not.
+        # In UTC unless it cannot be (serving/contract.py); isoformat pads years below 1000.
         stamp = fields[TIME].isoformat(timespec="microseconds")
-        out["event_time"] = stamp.removesuffix("+00:00") + "Z"
+        out["event_time"] = stamp[:-6] + "Z" if stamp.endswith("+00:00") else stamp
     return out
 
 
