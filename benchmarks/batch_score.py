@@ -69,7 +69,8 @@ elif mode in ("local", "spark"):
     dest = data / f"out-{mode}-{Path(source).name}"
     shutil.rmtree(dest, ignore_errors=True)
     # Model loading (MLflow imports, registry, artifact) is not timed, as for the peer.
-    import_module(f"{package}.batch.predict").load_model(settings, None, None)
+    predict = import_module(f"{package}.batch.predict")
+    predict.load_model(settings, predict.model_ref(settings, None, None))
     started, cpu = time.perf_counter(), time.process_time()
     record = batch.run_batch(
         settings,
@@ -96,7 +97,8 @@ elif mode == "pyfunc":
            "rows": len(features)}
     # The pilot's own prediction step on the same frame, for a prediction-only comparison:
     # without explanations, as `score` runs without --explain (pyfunc explains nothing either).
-    scorer = __import__(f"{package}.batch.predict", fromlist=["x"]).load_model(settings, None, None)
+    predict = __import__(f"{package}.batch.predict", fromlist=["x"])
+    scorer = predict.load_model(settings, predict.model_ref(settings, None, None))
     started, cpu = time.perf_counter(), time.process_time()
     scorer.scorer.score_frame(frame, explain=False)
     out["compiled_seconds"] = time.perf_counter() - started

@@ -37,7 +37,15 @@ from ..data.schema import KEY, LABEL, SCHEMA_VERSION, TASK
 from ..settings import Settings
 from .errors import BatchError
 from .pipeline import Stage, staged
-from .predict import META_COLUMNS, REPEATED, BatchModel, load_model, output_table, with_meta
+from .predict import (
+    META_COLUMNS,
+    REPEATED,
+    BatchModel,
+    load_model,
+    model_ref,
+    output_table,
+    with_meta,
+)
 from .progress import Progress
 from .reader import BatchInput, chunk_hash, open_input
 from .record import check_batch_id, write_record
@@ -431,11 +439,12 @@ def run_batch(
             f"DEST {dest}: already holds {held}; choose another DEST or delete it"
             + (f" (or re-run with --batch-id {existing})" if existing else "")
         )
+    ref = model_ref(settings, request.alias, request.version)  # the registry's errors first
     # Independent, so side by side: hashing the input's bytes and git (the code version) wait
-    # on I/O while the registry and the model load (a few hundredths of a second per run).
+    # on I/O while the model loads (a few hundredths of a second per run).
     with ThreadPoolExecutor(max_workers=2) as pool:
         hashing, code = pool.submit(source.fingerprint), pool.submit(code_version)
-        model = load_model(settings, request.alias, request.version)
+        model = load_model(settings, ref)
         fingerprint = hashing.result()
     staging = dest.with_name(f".{dest.name}.partial")
     fresh = Checkpoint(
@@ -446,8 +455,9 @@ def run_batch(
     content = fingerprint
     if source.kind == "sql":  # the query names the input; its rows are hashed chunk by chunk
         content = "sha256:" + hashlib.sha256("".join(checkpoint.chunk_hashes).encode()).hexdigest()
-    record = _record(settings, request, source, model, checkpoint, dest, quarantine, content)
-    record["code_version"] = code.result()  # git's answer, asked for at the start
+    record = _record(
+        settings, request, source, model, checkpoint, dest, quarantine, content, code.result()
+    )
     record["record"] = str(write_record(settings, record))
     return record
 
@@ -515,6 +525,7 @@ def _record(
     dest: Path,
     quarantine: Path | None,
     content: str,
+    code: dict[str, Any],
 ) -> dict[str, Any]:
     from ..model.promote import actor_name
 
@@ -541,4 +552,5 @@ def _record(
         "actor": actor_name(request.actor),
         "reason": request.reason,
         "schema_version": SCHEMA_VERSION,
+        "code_version": code,
     }

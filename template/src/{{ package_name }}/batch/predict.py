@@ -33,27 +33,31 @@ class BatchModel:
     threshold: float
 
 
-def load_model(settings: Settings, alias: str | None, version: str | None) -> BatchModel:
+def model_ref(settings: Settings, alias: str | None, version: str | None) -> ModelRef:
+    """The registry version to score with: ``--version``, else the alias (one-line errors)."""
     name = settings.model.name
     if version is not None:
         try:
-            ref = get_version(settings, version)
+            return get_version(settings, version)
         except RegistryError as exc:
             raise BatchError(str(exc)) from None
-    else:
-        alias = alias or settings.batch.alias
-        found = find_alias(settings, alias)
-        if found is None:
-            raise BatchError(
-                f"model '{name}' has no '{alias}' version in the registry; promote one first"
-                " or pass --version"
-            )
-        ref = found
+    alias = alias or settings.batch.alias
+    found = find_alias(settings, alias)
+    if found is None:
+        raise BatchError(
+            f"model '{name}' has no '{alias}' version in the registry; promote one first"
+            " or pass --version"
+        )
+    return found
+
+
+def load_model(settings: Settings, ref: ModelRef) -> BatchModel:
+    """That version's pipeline as the serving scorer, with the one decision threshold."""
     try:
         scorer = build_scorer(load_pipeline(settings, ref))
     except ValueError as exc:  # a family without a fast scorer, or classes that moved
-        raise BatchError(f"model '{name}' version {ref.version}: {exc}") from None
-    return BatchModel(ref, scorer, settings.model.decision_threshold)  # the one threshold
+        raise BatchError(f"model '{ref.name}' version {ref.version}: {exc}") from None
+    return BatchModel(ref, scorer, settings.model.decision_threshold)
 
 
 def predict(model: BatchModel, frame: pa.Table, explain: bool) -> dict[str, pa.Array]:
