@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
 from ..atomic import replacing, write_json
-from ..data.columnar import ColumnarSplit, split_frame, split_table
+from ..data.columnar import ColumnarSplit, dictionary_columns, split_frame, split_table
 from ..data.errors import DataError
 from ..data.lineage import code_version
 from ..data.privacy import apply_pii_policy
@@ -295,7 +295,8 @@ def _run_local(
     by one thread, in chunk order, so a resume sees exactly what a one-thread run would.
     """
     staging = output.parts.parent
-    reading = Stage(source.chunks(settings.batch.chunk_rows, INPUT_COLUMNS))
+    coded = dictionary_columns(SCHEMA)
+    reading = Stage(source.chunks(settings.batch.chunk_rows, INPUT_COLUMNS, coded))
     checking = Stage(_validated(reading, staging, checkpoint, source, progress))
     batch_id = checkpoint.batch_id
     scoring = Stage(

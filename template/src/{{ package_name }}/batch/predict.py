@@ -86,10 +86,10 @@ def predict(model: BatchModel, frame: pa.Table, explain: bool) -> dict[str, pa.A
 
 
 def constant(value: str, n: int) -> pa.Array:
-    """``n`` copies of one string, built from buffers (no Python object per row)."""
-    data = value.encode()
-    offsets = np.arange(n + 1, dtype=np.int64) * len(data)
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
+    """``n`` copies of one string as a one-value dictionary: no Python object per row, and
+    Parquet writes the dictionary as it is (a plain string column is hashed row by row)."""
+    indices = pa.array(np.zeros(n, dtype=np.int32))
+    return pa.DictionaryArray.from_arrays(indices, pa.array([value], pa.large_string()))
 
 
 def output_table(model: BatchModel, accepted: pa.Table, batch_id: str, explain: bool) -> pa.Table:

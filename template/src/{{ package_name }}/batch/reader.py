@@ -54,13 +54,17 @@ class BatchInput:
                     digest.update(block)
         return "sha256:" + digest.hexdigest()
 
-    def chunks(self, rows: int, columns: Collection[str]) -> Iterator[pd.DataFrame | pa.Table]:
+    def chunks(
+        self, rows: int, columns: Collection[str], dictionary: Collection[str] = ()
+    ) -> Iterator[pd.DataFrame | pa.Table]:
         """Chunks in contract names: a source's names that are not identifiers are renamed
         (``RENAMES``), as ingestion does. Parquet chunks stay Arrow tables (typed already);
         CSV and SQL chunks are pandas frames. Files are read for ``columns`` (contract names)
-        only: a column nobody validates is never decoded."""
+        only: a column nobody validates is never decoded. Parquet text columns named in
+        ``dictionary`` are read as Arrow dictionaries (their few values decoded once)."""
         wanted = set(columns) | {old for old, new in RENAMES.items() if new in columns}
-        for chunk in self._raw_chunks(rows, wanted):
+        coded = set(dictionary) | {old for old, new in RENAMES.items() if new in dictionary}
+        for chunk in self._raw_chunks(rows, wanted, coded):
             if not RENAMES:
                 yield chunk
             elif isinstance(chunk, pa.Table):
@@ -68,12 +72,14 @@ class BatchInput:
             else:
                 yield chunk.rename(columns=RENAMES)
 
-    def _raw_chunks(self, rows: int, wanted: set[str]) -> Iterator[pd.DataFrame | pa.Table]:
+    def _raw_chunks(
+        self, rows: int, wanted: set[str], coded: set[str]
+    ) -> Iterator[pd.DataFrame | pa.Table]:
         try:
             if self.kind == "sql":
                 yield from self._sql_chunks(rows)
             for path in self.files:
-                yield from _file_chunks(path, self.kind, rows, wanted)
+                yield from _file_chunks(path, self.kind, rows, wanted, coded)
         except BatchError:
             raise
         except (pa.ArrowException, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -100,10 +106,12 @@ class BatchInput:
 
 
 def _file_chunks(
-    path: Path, kind: str, rows: int, wanted: set[str]
+    path: Path, kind: str, rows: int, wanted: set[str], coded: set[str]
 ) -> Iterator[pd.DataFrame | pa.Table]:
     if kind == "parquet":
-        parquet = pq.ParquetFile(path)
+        names = pq.read_schema(path).names  # read_dictionary refuses a name the file lacks
+        # (and leaves a column that is not text as it is)
+        parquet = pq.ParquetFile(path, read_dictionary=[n for n in names if n in coded])
         # Only the names present: an absent one is reported by the contract check, by name.
         columns = [n for n in parquet.schema_arrow.names if n in wanted]
         for batch in parquet.iter_batches(batch_size=rows, columns=columns):

@@ -5,9 +5,10 @@ contract's dtype (or casts to it losslessly) is checked on the Arrow column itse
 key uniqueness by Arrow kernels, the contract's own check objects on a zero-copy pandas view
 (so a check means exactly what it means to pandera: pandas runs regexes with RE2 where that is
 exact, Python's ``re`` where it is not). Any other column goes through ``split_valid_fast``'s
-pandas path. Flagged rows only (if any) are converted to pandas and judged by pandera for their
-exact reasons; accepted rows stay Arrow. Only batch scoring imports this (the serving image
-has no pyarrow).
+pandas path. A text column with few distinct values (``dictionary_columns``) is read as an
+Arrow dictionary and each check judges its distinct values once. Flagged rows only (if any)
+are converted to pandas and judged by pandera for their exact reasons; accepted rows stay
+Arrow. Only batch scoring imports this (the serving image has no pyarrow).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pyarrow as arrow
 import pyarrow.compute as pc
 
 from .quality import FAILED, judge, mirrorable, split_valid, split_valid_fast, vector_column
+from .schema import CATEGORICAL_FEATURES
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,19 @@ class ColumnarSplit:
     @property
     def rows_read(self) -> int:
         return len(self.accepted) + len(self.quarantined)
+
+
+def dictionary_columns(schema: pa.DataFrameSchema) -> frozenset[str]:
+    """Text columns whose values come from a small set: the categorical features and the
+    columns an ``isin`` check bounds (never a unique one). A reader decodes them as Arrow
+    dictionaries: the distinct values once, then an index per row."""
+    return frozenset(
+        name
+        for name, column in schema.columns.items()
+        if not column.unique
+        and isinstance(column.dtype.type, pd.StringDtype)
+        and (name in CATEGORICAL_FEATURES or any(c.name == "isin" for c in column.checks))
+    )
 
 
 def to_arrow(frame: pd.DataFrame) -> arrow.Table:
@@ -57,7 +72,7 @@ def split_frame(frame: pd.DataFrame, label: str, schema: pa.DataFrameSchema) -> 
 def split_table(table: arrow.Table, label: str, schema: pa.DataFrameSchema) -> ColumnarSplit:
     """Validate an Arrow chunk with ``schema``; see the module docstring."""
     if not mirrorable(schema, table.column_names):
-        split = split_valid(table.to_pandas(), label, schema)
+        split = split_valid(_decoded(table).to_pandas(), label, schema)
         return ColumnarSplit(to_arrow(split.accepted), split.quarantined)
     rows = np.arange(len(table))
     remaining, suspects = table, np.zeros(len(table), dtype=bool)
@@ -69,10 +84,10 @@ def split_table(table: arrow.Table, label: str, schema: pa.DataFrameSchema) -> C
         rows = rows[~flagged]
         remaining = remaining.filter(arrow.array(~flagged))
     else:
-        split = split_valid(table.to_pandas(), label, schema)
+        split = split_valid(_decoded(table).to_pandas(), label, schema)
         return ColumnarSplit(to_arrow(split.accepted), split.quarantined)
     if not suspects.any():
-        return ColumnarSplit(coerced, _no_rows(table.schema))
+        return ColumnarSplit(coerced, _no_rows(_dense(table.schema)))
     return _with_suspects(table, coerced, rows, suspects, label, schema)
 
 
@@ -94,7 +109,7 @@ def _with_suspects(
 ) -> ColumnarSplit:
     """Flagged rows judged by pandera (exact reasons); the ones it accepts rejoin in order."""
     where = np.flatnonzero(suspects)
-    frame = table.take(arrow.array(where)).to_pandas()
+    frame = _decoded(table.take(arrow.array(where))).to_pandas()
     frame.index = where  # positions in the chunk, as split_valid_fast's judge sees them
     judged, reasons = judge(frame, label, schema)
     bad = sorted(reasons)
@@ -108,15 +123,32 @@ def _with_suspects(
     return ColumnarSplit(accepted, quarantined)
 
 
+def _dense(schema: arrow.Schema) -> arrow.Schema:
+    """``schema`` with each dictionary column as its values' type."""
+    dense = (
+        f.with_type(f.type.value_type) if arrow.types.is_dictionary(f.type) else f for f in schema
+    )
+    return arrow.schema(list(dense), schema.metadata)
+
+
+def _decoded(table: arrow.Table) -> arrow.Table:
+    """Dictionary columns decoded: the rows exactly as pandas and pandera see a dense read."""
+    dense = _dense(table.schema)
+    return table if dense.equals(table.schema) else table.cast(dense)
+
+
 def _arrow_pass(table: arrow.Table, schema: pa.DataFrameSchema) -> tuple[arrow.Table, Any]:
-    """Every column coerced and checked whole: (the coerced table, rows any check flags)."""
-    flagged = np.zeros(len(table), dtype=bool)
+    """Every column coerced and checked whole: (the coerced table, rows any check flags).
+
+    Flags stay Arrow booleans (bitmaps, OR-ed a word at a time) until one numpy conversion."""
+    flags: list[Any] = []
     columns: dict[str, Any] = {}
     for name, column in schema.columns.items():
         array, bad = _arrow_column(table[name], column)
         columns[name] = array
-        flagged |= bad
-    return arrow.table(columns), flagged
+        flags += bad
+    flagged = functools.reduce(pc.or_, flags) if flags else np.zeros(len(table), dtype=bool)
+    return arrow.table(columns), np.asarray(flagged, dtype=bool)
 
 
 def _target(column: Any) -> arrow.DataType | None:
@@ -144,7 +176,12 @@ def _lossless(source: arrow.DataType, target: arrow.DataType) -> bool:
     return bool(arrow.types.is_float64(target) and arrow.types.is_float32(source))
 
 
-def _arrow_column(array: arrow.ChunkedArray, column: Any) -> tuple[arrow.ChunkedArray, Any]:
+Flags = list[Any]  # Arrow boolean arrays, one per check that ran: true marks a flagged row
+
+
+def _arrow_column(array: arrow.ChunkedArray, column: Any) -> tuple[arrow.ChunkedArray, Flags]:
+    if arrow.types.is_dictionary(array.type):
+        return _dictionary_column(array, column)
     target = _target(column)
     plain = column.default is None and not getattr(column, "parsers", None)
     integral = target is not None and arrow.types.is_integer(target)
@@ -156,29 +193,59 @@ def _arrow_column(array: arrow.ChunkedArray, column: Any) -> tuple[arrow.Chunked
         array = array.cast(target)  # safe: raises instead of changing a value
     except (arrow.ArrowInvalid, arrow.ArrowNotImplementedError):
         return _pandas_column(array, column)
-    bad = np.zeros(len(array), dtype=bool)
-    if not column.nullable:
-        bad |= _mask(pc.is_null(array, nan_is_null=True))
+    bad: Flags = []
+    if not column.nullable and array.null_count:
+        bad.append(pc.is_null(array))  # NaN is a value here: only float columns can hold one
+    if not column.nullable and arrow.types.is_floating(array.type):
+        bad.append(pc.fill_null(pc.is_nan(array), False))
     if column.unique:
-        bad |= _duplicated(array)
+        bad += _duplicated(array)
     series = None
     for check in column.checks:
         flagged = _arrow_check(check, array)
         if flagged is None:  # no kernel for it: pandera's check, on a zero-copy view
             series = array.to_pandas() if series is None else series
-            flagged = ~_passed(check(series).check_output, series)
-        bad |= flagged
+            flagged = arrow.array(~_passed(check(series).check_output, series))
+        bad.append(flagged)
     return array, bad
 
 
-def _pandas_column(array: arrow.ChunkedArray, column: Any) -> tuple[arrow.ChunkedArray, Any]:
+def _dictionary_column(array: arrow.ChunkedArray, column: Any) -> tuple[arrow.ChunkedArray, Flags]:
+    """A dictionary column: each check judges the distinct values once and every row takes its
+    value's verdict (exact, as the Arrow kernels are element-wise). Anything else (a check
+    without a kernel, a parser, a lossy cast) decodes the column and takes the dense path."""
+    values_type = array.type.value_type
+    target = _target(column)
+    plain = column.default is None and not getattr(column, "parsers", None)
+    if target is None or not plain or column.unique or not _lossless(values_type, target):
+        return _arrow_column(array.cast(values_type), column)
+    array = array.cast(arrow.dictionary(array.type.index_type, target))
+    if column.nullable and not column.checks:
+        return array, []
+    verdicts = []
+    for chunk in array.chunks:
+        values = arrow.chunked_array([chunk.dictionary])
+        value_bad: Flags = [] if column.nullable else [pc.is_null(values)]
+        for check in column.checks:
+            flagged = _arrow_check(check, values)
+            if flagged is None:
+                return _arrow_column(array.cast(target), column)
+            value_bad.append(flagged)
+        # A row takes its value's verdict; a null index is a null row, bad where not nullable.
+        verdict = pc.take(functools.reduce(pc.or_, value_bad), chunk.indices)
+        verdicts += pc.fill_null(verdict, not column.nullable).chunks
+    return array, [arrow.chunked_array(verdicts, arrow.bool_())]
+
+
+def _pandas_column(array: arrow.ChunkedArray, column: Any) -> tuple[arrow.ChunkedArray, Flags]:
     """The pandas path's coercion and checks, for a column Arrow cannot mirror."""
     series, bad = vector_column(array.to_pandas(), column)
+    flags = [arrow.array(np.asarray(bad, dtype=bool))]
     try:
-        return arrow.chunked_array([arrow.Array.from_pandas(series)]), bad
+        return arrow.chunked_array([arrow.Array.from_pandas(series)]), flags
     except (arrow.ArrowInvalid, arrow.ArrowTypeError):
         # Coercion failed (flagged rows): only a pass that flags nothing keeps its columns.
-        return arrow.chunked_array([arrow.nulls(len(series))]), bad
+        return arrow.chunked_array([arrow.nulls(len(series))]), flags
 
 
 _ESCAPE = re.compile(r"\\(.)")
@@ -203,7 +270,7 @@ def _arrow_check(check: Any, array: arrow.ChunkedArray) -> Any | None:
         passed = _kernel(check.name, check.statistics or {}, array)
     except (arrow.ArrowInvalid, arrow.ArrowNotImplementedError, arrow.ArrowTypeError):
         return None
-    return None if passed is None else ~np.asarray(pc.fill_null(passed, True), dtype=bool)
+    return None if passed is None else pc.invert(pc.fill_null(passed, True))
 
 
 def _kernel(name: str, stats: dict[str, Any], array: arrow.ChunkedArray) -> Any:
@@ -235,13 +302,18 @@ def _re2_no_wider(pattern: str) -> bool:
     return all(not e.isalnum() or e in "dws" for e in _ESCAPE.findall(pattern))
 
 
-def _duplicated(array: arrow.ChunkedArray) -> Any:
-    """Every copy of a repeated value (nulls repeat each other, as in pandas)."""
+def _duplicated(array: arrow.ChunkedArray) -> Flags:
+    """Every copy of a repeated value (nulls repeat each other, as in pandas).
+
+    Keys often arrive in order (a table read by its key, an export): strictly increasing
+    values are unique, proven by one comparison per row instead of a hash table (20x less)."""
+    if not array.null_count and pc.all(pc.less(array[:-1], array[1:])).as_py() is not False:
+        return []
     if len(pc.unique(array)) == len(array):
-        return np.zeros(len(array), dtype=bool)
+        return []
     counts = pc.value_counts(array)
     repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
-    return _mask(pc.is_in(array, value_set=repeated, skip_nulls=False))
+    return [pc.fill_null(pc.is_in(array, value_set=repeated, skip_nulls=False), False)]
 
 
 def _passed(result: Any, series: pd.Series) -> Any:
@@ -250,7 +322,3 @@ def _passed(result: Any, series: pd.Series) -> Any:
     if len(result) != len(series):  # nulls skipped (ignore_na)
         result = result.reindex(series.index, fill_value=True)
     return np.asarray(result, dtype=bool)
-
-
-def _mask(array: Any) -> Any:
-    return np.asarray(pc.fill_null(array, False), dtype=bool)

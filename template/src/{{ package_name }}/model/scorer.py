@@ -96,27 +96,68 @@ class Inputs:
     def frame_matrix(self, frame: Any) -> np.ndarray:
         """``matrix`` for a pandas frame or an Arrow table, column by column: the same numbers,
         vectorised (numbers are read in place, categories by one hash lookup per row)."""
-        # pyarrow comes with the jobs dependency group (batch); the serving image has none.
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        arrow = isinstance(frame, pa.Table)
+        numeric, onehot = self._frame_columns(frame)
         n = len(frame)
         x = np.zeros((n, self.width))
-        for j, name in enumerate(NUMERIC_FEATURES):  # scaled while contiguous, then stored
-            values = frame[name].to_numpy() if arrow else frame[name].to_numpy(dtype=float)
-            x[:, j] = (values - self._mean[j]) / self._scale[j]
+        for j, values in enumerate(numeric):
+            x[:, j] = values
         flat = x.reshape(-1)  # a view: one-hot cells are set by flat index, row * width + column
         starts = np.arange(n) * self.width
-        for col, index in zip(CATEGORICAL_FEATURES, self._cat_index, strict=True):
-            values = _texts(frame[col])
-            # One hash lookup per row into the known categories (null: unknown, all zero).
-            known_values = pa.array(list(index), pa.string()).cast(values.type)
-            found = pc.fill_null(pc.index_in(values, value_set=known_values), -1).to_numpy()
-            hit = found >= 0
-            columns = np.fromiter(index.values(), int, len(index))
-            flat[starts[hit] + columns[found[hit]]] = 1.0
+        for at in onehot:
+            hit = at >= 0
+            flat[starts[hit] + at[hit]] = 1.0
         return x
+
+    def frame_dot(self, frame: Any, weights: np.ndarray) -> np.ndarray:
+        """``frame_matrix(frame) @ weights.T`` without the matrix: (n, k') from (k', width).
+        A one-hot column contributes its weight where it is 1, so each categorical column is
+        one lookup per row; the sums are the same up to rounding order."""
+        numeric, onehot = self._frame_columns(frame)
+        out = np.zeros((len(frame), len(weights)))
+        for j, values in enumerate(numeric):
+            out += values[:, None] * weights[:, j]
+        padded = np.hstack([weights, np.zeros((len(weights), 1))]).T  # row -1: no category
+        for at in onehot:
+            out += padded[at]
+        return out
+
+    def _frame_columns(self, frame: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The scaled numeric columns, and each categorical column's one-hot column per row
+        (-1: an unknown category or null, all zero as the encoder's handle_unknown="ignore")."""
+        # pyarrow comes with the jobs dependency group (batch); the serving image has none.
+        import pyarrow as pa
+
+        arrow = isinstance(frame, pa.Table)
+        numeric = []
+        for j, name in enumerate(NUMERIC_FEATURES):
+            values = frame[name].to_numpy() if arrow else frame[name].to_numpy(dtype=float)
+            numeric.append((values - self._mean[j]) / self._scale[j])
+        onehot = []
+        for col, index in zip(CATEGORICAL_FEATURES, self._cat_index, strict=True):
+            found = _positions(frame[col], list(index))
+            columns = np.append(np.fromiter(index.values(), int, len(index)), -1)
+            onehot.append(columns[found])  # found -1 picks the appended -1
+        return numeric, onehot
+
+
+def _positions(values: Any, known: list[str]) -> np.ndarray:
+    """Each row's position in ``known`` (-1: unknown or null): one hash lookup per row, or per
+    distinct value of an Arrow dictionary column (then an index per row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def lookup(texts: Any) -> Any:
+        return pc.index_in(texts, value_set=pa.array(known, pa.string()).cast(texts.type))
+
+    if isinstance(values, pa.ChunkedArray) and pa.types.is_dictionary(values.type):
+        found = []
+        for chunk in values.chunks:
+            at = lookup(_texts(pa.chunked_array([chunk.dictionary])))
+            found += pc.take(at, chunk.indices).chunks
+        values = pa.chunked_array(found, pa.int32())
+    else:
+        values = lookup(_texts(values))
+    return np.asarray(pc.fill_null(values, -1).to_numpy(), dtype=np.int64)
 
 
 def _texts(values: Any) -> Any:
@@ -162,11 +203,10 @@ class LinearScorer:
         return self._scores(self.inputs.matrix(rows))
 
     def score_frame(self, frame: Any, explain: bool = True) -> Scores:
-        x = self.inputs.frame_matrix(frame)
-        if not explain:
-            margin = x @ self._coef.T + self._intercept
-            return Scores(_link(margin), np.zeros((len(x), 0)), np.zeros(len(x)))
-        return self._scores(x)
+        if not explain:  # the margin needs no design matrix (n x width floats)
+            margin = self.inputs.frame_dot(frame, self._coef) + self._intercept
+            return Scores(_link(margin), np.zeros((len(frame), 0)), np.zeros(len(frame)))
+        return self._scores(self.inputs.frame_matrix(frame))
 
     def _scores(self, x: np.ndarray) -> Scores:
         margin = x @ self._coef.T + self._intercept
