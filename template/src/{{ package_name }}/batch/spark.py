@@ -21,7 +21,9 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
+from ..data.columnar import decoded
 from ..data.quality import FAILED
 from ..settings import Settings
 from .errors import BatchError
@@ -54,8 +56,10 @@ def session(settings: Settings) -> Any:
 
 
 def _combined(result: Any) -> pa.Table:
-    """Scored rows, then quarantined rows (null predictions, the row as JSON), one table."""
-    scored = result.scored.replace_schema_metadata(None)
+    """Scored rows, then quarantined rows (null predictions, the row as JSON), one table.
+
+    Dictionary columns are decoded: Spark's Arrow vectors read no dictionaries."""
+    scored = decoded(result.scored).replace_schema_metadata(None)
     n_bad = len(result.quarantined)
     scored = scored.append_column(FAILED, pa.nulls(len(scored), pa.string()))
     scored = scored.append_column(ROW, pa.nulls(len(scored), pa.string()))
@@ -131,10 +135,9 @@ def _run(spark: Any, job: SparkJob) -> Any:
             result = score_chunk(batch.to_pandas(), model, batch_id, explain, label)
             yield from _combined(result).to_batches()
 
-    sample = frame.limit(20).toPandas()
-    schema = from_arrow_schema(
-        _combined(score_chunk(sample, model, batch_id, explain, label)).schema
-    )
+    sample = score_chunk(frame.limit(20).toPandas(), model, batch_id, explain, label)
+    schema = from_arrow_schema(_combined(sample).schema)
+    local_schema = sample.scored.schema.remove_metadata()  # the local engine's column types
     out = frame.mapInArrow(score, schema).cache()
     try:
         read = out.count()
@@ -147,8 +150,9 @@ def _run(spark: Any, job: SparkJob) -> Any:
         scored.write.mode("overwrite").parquet(str(spark_dir))
         parts.mkdir()
         for i, part in enumerate(sorted(spark_dir.glob("part-*.parquet"))):
-            # Re-written with the batch id in the metadata, as the local engine's parts are.
-            table = pa.Table.from_pandas(pd.read_parquet(part), preserve_index=False)
+            # Re-written as the local engine writes its parts: the same column types, the
+            # batch id in the metadata.
+            table = pq.read_table(part).cast(local_schema)
             write_part(table, parts / f"part-{i:05d}.parquet", batch_id)
         if quarantined:
             rejected = bad.select(FAILED, ROW).toPandas()

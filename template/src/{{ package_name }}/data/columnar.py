@@ -72,7 +72,7 @@ def split_frame(frame: pd.DataFrame, label: str, schema: pa.DataFrameSchema) -> 
 def split_table(table: arrow.Table, label: str, schema: pa.DataFrameSchema) -> ColumnarSplit:
     """Validate an Arrow chunk with ``schema``; see the module docstring."""
     if not mirrorable(schema, table.column_names):
-        split = split_valid(_decoded(table).to_pandas(), label, schema)
+        split = split_valid(decoded(table).to_pandas(), label, schema)
         return ColumnarSplit(to_arrow(split.accepted), split.quarantined)
     rows = np.arange(len(table))
     remaining, suspects = table, np.zeros(len(table), dtype=bool)
@@ -84,10 +84,10 @@ def split_table(table: arrow.Table, label: str, schema: pa.DataFrameSchema) -> C
         rows = rows[~flagged]
         remaining = remaining.filter(arrow.array(~flagged))
     else:
-        split = split_valid(_decoded(table).to_pandas(), label, schema)
+        split = split_valid(decoded(table).to_pandas(), label, schema)
         return ColumnarSplit(to_arrow(split.accepted), split.quarantined)
     if not suspects.any():
-        return ColumnarSplit(coerced, _no_rows(_dense(table.schema)))
+        return ColumnarSplit(coerced, _no_rows(dense_schema(table.schema)))
     return _with_suspects(table, coerced, rows, suspects, label, schema)
 
 
@@ -109,7 +109,7 @@ def _with_suspects(
 ) -> ColumnarSplit:
     """Flagged rows judged by pandera (exact reasons); the ones it accepts rejoin in order."""
     where = np.flatnonzero(suspects)
-    frame = _decoded(table.take(arrow.array(where))).to_pandas()
+    frame = decoded(table.take(arrow.array(where))).to_pandas()
     frame.index = where  # positions in the chunk, as split_valid_fast's judge sees them
     judged, reasons = judge(frame, label, schema)
     bad = sorted(reasons)
@@ -123,7 +123,7 @@ def _with_suspects(
     return ColumnarSplit(accepted, quarantined)
 
 
-def _dense(schema: arrow.Schema) -> arrow.Schema:
+def dense_schema(schema: arrow.Schema) -> arrow.Schema:
     """``schema`` with each dictionary column as its values' type."""
     dense = (
         f.with_type(f.type.value_type) if arrow.types.is_dictionary(f.type) else f for f in schema
@@ -131,9 +131,9 @@ def _dense(schema: arrow.Schema) -> arrow.Schema:
     return arrow.schema(list(dense), schema.metadata)
 
 
-def _decoded(table: arrow.Table) -> arrow.Table:
+def decoded(table: arrow.Table) -> arrow.Table:
     """Dictionary columns decoded: the rows exactly as pandas and pandera see a dense read."""
-    dense = _dense(table.schema)
+    dense = dense_schema(table.schema)
     return table if dense.equals(table.schema) else table.cast(dense)
 
 
