@@ -51,12 +51,26 @@ def model_ref(settings: Settings, alias: str | None, version: str | None) -> Mod
     return found
 
 
+# A registered version's artifacts do not change: a process that runs several batches (a
+# scheduler, a notebook, the tests) loads each version once. Keyed by the registry and the
+# version's run, so another registry's or a re-registered "version 1" is loaded afresh.
+_SCORERS: dict[tuple[str, ...], Scorer] = {}
+_KEEP = 4
+
+
 def load_model(settings: Settings, ref: ModelRef) -> BatchModel:
     """That version's pipeline as the serving scorer, with the one decision threshold."""
-    try:
-        scorer = build_scorer(load_pipeline(settings, ref))
-    except ValueError as exc:  # a family without a fast scorer, or classes that moved
-        raise BatchError(f"model '{ref.name}' version {ref.version}: {exc}") from None
+    registry = settings.mlflow.registry_uri or settings.mlflow.tracking_uri
+    key = (settings.sqlite_abs(registry), ref.name, ref.version, ref.run_id)
+    scorer = _SCORERS.get(key)
+    if scorer is None:
+        try:
+            scorer = build_scorer(load_pipeline(settings, ref))
+        except ValueError as exc:  # a family without a fast scorer, or classes that moved
+            raise BatchError(f"model '{ref.name}' version {ref.version}: {exc}") from None
+        while len(_SCORERS) >= _KEEP:
+            del _SCORERS[next(iter(_SCORERS))]  # the oldest
+        _SCORERS[key] = scorer
     return BatchModel(ref, scorer, settings.model.decision_threshold)
 
 
