@@ -11,6 +11,7 @@ output, and the same batch id on the same input gives byte-identical output.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ from typing import Any, Literal
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ..atomic import replacing, write_json
 from ..data.columnar import ColumnarSplit, dictionary_columns, split_frame, split_table
@@ -307,7 +308,7 @@ def _run_local(
     # One BLAS thread: the stages are the parallelism, and idle BLAS workers spin on the cores.
     try:
         with (
-            threadpool_limits(limits=1, user_api="blas"),
+            _blas().limit(limits=1),
             system_allocator(),
             staged(reading, checking, scoring),
         ):
@@ -318,6 +319,13 @@ def _run_local(
     finally:
         output.close()
     return checkpoint
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The loaded BLAS libraries, found once per process (a scan of every loaded library, a
+    few hundredths of a second): call it after the model is loaded, so its libraries count."""
+    return ThreadpoolController().select(user_api="blas")
 
 
 @contextlib.contextmanager
@@ -442,10 +450,11 @@ def run_batch(
         )
     ref = model_ref(settings, request.alias, request.version)  # the registry's errors first
     # Independent, so side by side: hashing the input's bytes and git (the code version) wait
-    # on I/O while the model loads (a few hundredths of a second per run).
+    # on I/O while the model loads and the BLAS libraries are found (hundredths of a second).
     with ThreadPoolExecutor(max_workers=2) as pool:
         hashing, code = pool.submit(source.fingerprint), pool.submit(code_version)
         model = load_model(settings, ref)
+        _blas()  # while the input is still hashed (a loaded model skips the load)
         fingerprint = hashing.result()
     staging = dest.with_name(f".{dest.name}.partial")
     fresh = Checkpoint(
