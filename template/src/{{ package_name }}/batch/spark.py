@@ -52,6 +52,9 @@ def session(settings: Settings) -> Any:
         builder = builder.master(settings.batch.spark_master)
         builder = builder.config("spark.driver.host", "127.0.0.1")
         builder = builder.config("spark.ui.enabled", "false")
+        # Arrow batches of the local engine's chunk size (Spark's default is 10,000 rows).
+        batch_rows = str(settings.batch.chunk_rows)
+        builder = builder.config("spark.sql.execution.arrow.maxRecordsPerBatch", batch_rows)
     return builder.getOrCreate()
 
 
@@ -131,11 +134,12 @@ def _run(spark: Any, job: SparkJob) -> Any:
     batch_id, label = checkpoint.batch_id, source.label
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            result = score_chunk(batch.to_pandas(), model, batch_id, explain, label)
+        for batch in batches:  # Arrow, as the local engine's Parquet chunks: the same checks
+            table = pa.Table.from_batches([batch])
+            result = score_chunk(table, model, batch_id, explain, label)
             yield from _combined(result).to_batches()
 
-    sample = score_chunk(frame.limit(20).toPandas(), model, batch_id, explain, label)
+    sample = score_chunk(frame.limit(20).toArrow(), model, batch_id, explain, label)
     schema = from_arrow_schema(_combined(sample).schema)
     local_schema = sample.scored.schema.remove_metadata()  # the local engine's column types
     out = frame.mapInArrow(score, schema).cache()
