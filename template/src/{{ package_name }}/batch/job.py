@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -299,19 +299,13 @@ def _run_local(
     coded = dictionary_columns(SCHEMA)
     reading = Stage(source.chunks(settings.batch.chunk_rows, INPUT_COLUMNS, coded))
     checking = Stage(_validated(reading, staging, checkpoint, source, progress))
-    batch_id = checkpoint.batch_id
-    scoring = Stage(
-        (i, digest, score_split(n, split, model, batch_id, explain))
-        for i, digest, n, split in checking
-    )
+    finding = ThreadPoolExecutor(max_workers=1)
+    blas = finding.submit(_blas)  # found while the first chunk is read and validated
+    finding.shutdown(wait=False)
+    scoring = Stage(_scored(checking, model, checkpoint.batch_id, explain, blas))
     output.resume(len(checkpoint.chunk_hashes))
-    # One BLAS thread: the stages are the parallelism, and idle BLAS workers spin on the cores.
     try:
-        with (
-            _blas().limit(limits=1),
-            system_allocator(),
-            staged(reading, checking, scoring),
-        ):
+        with system_allocator(), staged(reading, checking, scoring):
             for i, digest, result in scoring:
                 _keep(settings, output, checkpoint, i, digest, result)
                 if progress:
@@ -319,6 +313,20 @@ def _run_local(
     finally:
         output.close()
     return checkpoint
+
+
+def _scored(
+    checking: Iterable[tuple[int, str, int, ColumnarSplit]],
+    model: BatchModel,
+    batch_id: str,
+    explain: bool,
+    blas: Future[ThreadpoolController],
+) -> Iterator[tuple[int, str, ChunkResult]]:
+    """Each validated chunk scored, with BLAS held to one thread while this stage runs: the
+    stages are the parallelism, and idle BLAS workers spin on the cores."""
+    with blas.result().limit(limits=1):
+        for i, digest, n, split in checking:
+            yield i, digest, score_split(n, split, model, batch_id, explain)
 
 
 @functools.cache
@@ -450,11 +458,10 @@ def run_batch(
         )
     ref = model_ref(settings, request.alias, request.version)  # the registry's errors first
     # Independent, so side by side: hashing the input's bytes and git (the code version) wait
-    # on I/O while the model loads and the BLAS libraries are found (hundredths of a second).
+    # on I/O while the model loads (a few hundredths of a second per run).
     with ThreadPoolExecutor(max_workers=2) as pool:
         hashing, code = pool.submit(source.fingerprint), pool.submit(code_version)
         model = load_model(settings, ref)
-        _blas()  # while the input is still hashed (a loaded model skips the load)
         fingerprint = hashing.result()
     staging = dest.with_name(f".{dest.name}.partial")
     fresh = Checkpoint(
