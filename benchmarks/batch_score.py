@@ -253,6 +253,7 @@ def main() -> int:
             "Batch scoring: `score` against MLflow pyfunc",
             "Produced by `python benchmarks/batch_score.py --write-doc"
             + (f" --rows {args.rows}" if args.rows != 1_000_000 else "")
+            + (f" --repeat {args.repeat}" if args.repeat != 3 else "")
             + "` (the latest run is recorded here; reproduce with the same command, "
             "`--project DIR` to reuse a trained pilot). Same registered model, same input "
             "(the pilot's synthetic rows as Parquet), each run in a fresh process of the "
