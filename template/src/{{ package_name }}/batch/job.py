@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -299,10 +299,7 @@ def _run_local(
     coded = dictionary_columns(SCHEMA)
     reading = Stage(source.chunks(settings.batch.chunk_rows, INPUT_COLUMNS, coded))
     checking = Stage(_validated(reading, staging, checkpoint, source, progress))
-    finding = ThreadPoolExecutor(max_workers=1)
-    blas = finding.submit(_blas)  # found while the first chunk is read and validated
-    finding.shutdown(wait=False)
-    scoring = Stage(_scored(checking, model, checkpoint.batch_id, explain, blas))
+    scoring = Stage(_scored(checking, model, checkpoint.batch_id, explain))
     output.resume(len(checkpoint.chunk_hashes))
     try:
         with system_allocator(), staged(reading, checking, scoring):
@@ -320,11 +317,11 @@ def _scored(
     model: BatchModel,
     batch_id: str,
     explain: bool,
-    blas: Future[ThreadpoolController],
 ) -> Iterator[tuple[int, str, ChunkResult]]:
     """Each validated chunk scored, with BLAS held to one thread while this stage runs: the
-    stages are the parallelism, and idle BLAS workers spin on the cores."""
-    with blas.result().limit(limits=1):
+    stages are the parallelism, and idle BLAS workers spin on the cores. In the stage's own
+    thread, so the libraries are found while the first chunk is read and validated."""
+    with _blas().limit(limits=1):
         for i, digest, n, split in checking:
             yield i, digest, score_split(n, split, model, batch_id, explain)
 

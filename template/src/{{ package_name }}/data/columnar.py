@@ -176,6 +176,11 @@ def _lossless(source: arrow.DataType, target: arrow.DataType) -> bool:
     return bool(arrow.types.is_float64(target) and arrow.types.is_float32(source))
 
 
+def _plain(column: Any) -> bool:
+    """No default fills and no parsers: the values are checked as they are read."""
+    return column.default is None and not getattr(column, "parsers", None)
+
+
 Flags = list[Any]  # Arrow boolean arrays, one per check that ran: true marks a flagged row
 
 
@@ -183,7 +188,7 @@ def _arrow_column(array: arrow.ChunkedArray, column: Any) -> tuple[arrow.Chunked
     if arrow.types.is_dictionary(array.type):
         return _dictionary_column(array, column)
     target = _target(column)
-    plain = column.default is None and not getattr(column, "parsers", None)
+    plain = _plain(column)
     integral = target is not None and arrow.types.is_integer(target)
     if target is None or not plain or not _lossless(array.type, target):
         return _pandas_column(array, column)
@@ -216,8 +221,7 @@ def _dictionary_column(array: arrow.ChunkedArray, column: Any) -> tuple[arrow.Ch
     without a kernel, a parser, a lossy cast) decodes the column and takes the dense path."""
     values_type = array.type.value_type
     target = _target(column)
-    plain = column.default is None and not getattr(column, "parsers", None)
-    if target is None or not plain or column.unique or not _lossless(values_type, target):
+    if target is None or not _plain(column) or column.unique or not _lossless(values_type, target):
         return _arrow_column(array.cast(values_type), column)
     array = array.cast(arrow.dictionary(array.type.index_type, target))
     if column.nullable and not column.checks:
