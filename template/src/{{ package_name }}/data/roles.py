@@ -22,5 +22,9 @@ def _meta(name: str) -> dict[str, Any]:
 
 # The task ("binary", "multiclass", "regression"); contracts written before it existed are binary.
 TASK: str = getattr(schema, "TASK", "binary")
+# binary: the label value counted as positive; contracts before SCHEMA_VERSION 2 used 1.
+POSITIVE: Any = getattr(schema, "POSITIVE", 1 if TASK == "binary" else None)
+# Column -> "protected" / "not protected" / "unanswered" (data adopt's question to the owner).
+PROTECTED_REVIEW: dict[str, str] = dict(getattr(schema, "PROTECTED_REVIEW", {}))
 # A key the contract marks ``pii: True`` is hashed wherever it is recorded (decisions, outcomes).
 KEY_IS_PII = schema.KEY is not None and bool(_meta(schema.KEY).get("pii"))
