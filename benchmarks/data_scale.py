@@ -1,0 +1,271 @@
+"""Benchmark: the path that builds a model (adopt, ingest, train) at real sizes.
+
+    python benchmarks/data_scale.py                       # generate a default pilot; 2M rows
+    python benchmarks/data_scale.py --rows 2000000 20000000
+    python benchmarks/data_scale.py --project DIR         # reuse a generated pilot (verify=false)
+    python benchmarks/data_scale.py --write-doc           # record docs/benchmark.md
+
+For each size, the pilot's own demo table (its synthetic generator, unique keys) is written as
+Parquet, then each step runs in a fresh process of the pilot's environment and is measured
+whole (wall, CPU of the process and its children, peak RSS through ``wait4``):
+
+- ``data adopt`` of the Parquet file (the default pilot has only a SQL source);
+- ``ingest``, against a peer in the same run: ``pd.read_parquet`` + the contract's
+  ``PilotSchema.validate(lazy=True)``, what a user would write by hand (it protects no PII,
+  quarantines nothing, records no lineage and writes no table);
+- ``train`` (the configured family), against a peer in the same run: the bare ``fit`` of the
+  same estimator on the same prepared arrays (the training table read and transformed first,
+  untimed);
+- ``score`` of 100,000 rows with the champion (``promote`` to staging and production first,
+  untimed).
+
+A step that fails or runs out of memory is recorded as such, whatever it is: at 20M rows the
+peer may not fit. Prints the figures and the issue's goals; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from doc import write_section
+from serve_vs_mlflow import generate, machine, project_env, sh, uv_bin
+
+ROOT = Path(__file__).resolve().parents[1]
+SCORE_ROWS = 100_000
+
+# Runs inside the pilot's environment: makes the tables and runs the peers.
+WORKER = r"""
+import json, sys, time
+from importlib import import_module
+from pathlib import Path
+mode, package = sys.argv[1], sys.argv[2]
+if mode == "make":
+    import pyarrow as pa, pyarrow.parquet as pq
+    gen = import_module(f"{package}.data.synthetic").generate
+    rows, target = int(sys.argv[3]), Path(sys.argv[4])
+    writer, step = None, 500_000
+    for i, start in enumerate(range(0, rows, step)):
+        part = gen(min(step, rows - start), seed=100 + i)
+        part["customer_id"] = [f"C{n:09d}" for n in range(start + 1, start + len(part) + 1)]
+        table = pa.Table.from_pandas(part, preserve_index=False)
+        writer = writer or pq.ParquetWriter(target, table.schema)
+        writer.write_table(table)
+    writer.close()
+elif mode == "peer-ingest":
+    import pandas as pd
+    schema = import_module(f"{package}.data.schema")
+    frame = pd.read_parquet(sys.argv[3])
+    frame = frame.rename(columns=getattr(schema, "RENAMES", {}))
+    schema.PilotSchema.validate(frame, lazy=True)
+elif mode == "peer-fit":
+    import pandas as pd
+    settings = import_module(f"{package}.settings").get_settings()
+    train = import_module(f"{package}.model.train")
+    features = import_module(f"{package}.features")
+    metrics = import_module(f"{package}.model.metrics")
+    frame = pd.read_parquet(settings.training_table)
+    pipeline = train.build_pipeline(settings.model)
+    x = pipeline.named_steps["features"].fit_transform(features.feature_frame(frame))
+    y = metrics.label(frame)
+    started, cpu = time.perf_counter(), time.process_time()
+    pipeline.named_steps["model"].fit(x, y)
+    print("FIT " + json.dumps({"seconds": time.perf_counter() - started,
+                               "cpu": time.process_time() - cpu, "rows": len(frame)}))
+"""
+
+
+@dataclass
+class Step:
+    name: str
+    seconds: float
+    cpu: float
+    rss_mb: float
+    code: int
+    tail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+    def cells(self) -> str:
+        status = "ok" if self.ok else f"failed ({self.code}): {self.tail}"
+        return f"{self.seconds:.1f} | {self.cpu:.1f} | {self.rss_mb:,.0f} | {status}"
+
+
+def measured(name: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> Step:
+    """One fresh process, measured whole: wall, CPU (with children) and peak RSS (wait4)."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        text = out.read().decode(errors="replace").strip().splitlines()
+    tail = text[-1][:160] if text else ""
+    step = Step(name, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, 0, tail)
+    step.code = proc.returncode
+    if proc.returncode == 0 and any(line.startswith("FIT ") for line in text):
+        fit = json.loads(next(x for x in text if x.startswith("FIT ")).removeprefix("FIT "))
+        step.seconds, step.cpu = fit["seconds"], fit["cpu"]
+    print(f"  {name:<28} {step.cells()}", flush=True)
+    return step
+
+
+def run_size(project: Path, env: dict[str, str], rows: int, work: Path) -> list[Step]:
+    slug = project.name
+    package = slug.replace("-", "_")
+    cli = str(project / ".venv" / "bin" / slug)
+    python = str(project / ".venv" / "bin" / "python")
+    script = work / "worker.py"
+    script.write_text(WORKER)
+    table = work / f"table-{rows}.parquet"
+    sample = work / "score-input.parquet"
+    print(f"rows {rows:,}: making the table", flush=True)
+    sh([python, str(script), "make", package, str(rows), str(table)], cwd=project, env=env)
+    sh([python, str(script), "make", package, str(SCORE_ROWS), str(sample)], cwd=project, env=env)
+    for state in ("data", "mlruns", "var"):  # each size starts from an empty pilot
+        shutil.rmtree(project / state, ignore_errors=True)
+    steps = [
+        measured(
+            "data adopt", [cli, "data", "adopt", str(table), "--label", "churned"], project, env
+        ),
+        measured(
+            "peer: read_parquet+validate",
+            [python, str(script), "peer-ingest", package, str(table)],
+            project,
+            env,
+        ),
+        measured("ingest", [cli, "ingest"], project, env),
+        measured("train", [cli, "train"], project, env),
+        measured("peer: bare fit", [python, str(script), "peer-fit", package], project, env),
+    ]
+    promoted = all(
+        subprocess.run(
+            [cli, "promote", "--to", stage, "--reason", "benchmark"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+        for stage in ("staging", "production")
+    )
+    if promoted:
+        out = work / "scored"
+        steps.append(
+            measured(
+                f"score {SCORE_ROWS:,} rows",
+                [
+                    cli,
+                    "score",
+                    "--input",
+                    str(sample),
+                    "--output",
+                    str(out),
+                    "--reason",
+                    "benchmark",
+                ],
+                project,
+                env,
+            )
+        )
+    else:
+        steps.append(Step(f"score {SCORE_ROWS:,} rows", 0, 0, 0, 1, "promotion refused"))
+    return steps
+
+
+def goals(rows: int, steps: dict[str, Step]) -> list[str]:
+    ok = lambda good: "met" if good else "NOT met"  # noqa: E731
+    ingest, peer = steps["ingest"], steps["peer: read_parquet+validate"]
+    train, fit = steps["train"], steps["peer: bare fit"]
+    out = []
+    if ingest.ok and peer.ok:
+        wall, rss = ingest.seconds / peer.seconds, ingest.rss_mb / peer.rss_mb
+        out.append(
+            f"- ingest wall {wall:.2f}x the peer's (goal <= 1.5x at 2M): {ok(wall <= 1.5)}; "
+            f"peak RSS {rss:.2f}x (goal <= 0.5x): {ok(rss <= 0.5)}"
+        )
+    else:
+        out.append(
+            f"- ingest {'ok' if ingest.ok else 'failed'}; peer "
+            f"{'ok' if peer.ok else 'failed: ' + peer.tail}"
+        )
+    if train.ok and fit.ok:
+        bound = 2 * fit.seconds + 5
+        out.append(
+            f"- train {train.seconds:.1f} s against 2 x bare fit {fit.seconds:.1f} s + 5 s"
+            f" = {bound:.1f} s: {ok(train.seconds <= bound)}"
+        )
+    if rows >= 20_000_000:
+        adopt = steps["data adopt"]
+        out.append(
+            f"- 20M: adopt <= 30 s: {ok(adopt.ok and adopt.seconds <= 30)}; ingest <= 60 s"
+            " within 2 GB: "
+            f"{ok(ingest.ok and ingest.seconds <= 60 and ingest.rss_mb <= 2048)};"
+            f" train <= 300 s within 12 GB: "
+            f"{ok(train.ok and train.seconds <= 300 and train.rss_mb <= 12288)}"
+        )
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, help="a generated pilot (verify=false is fine)")
+    parser.add_argument("--rows", type=int, nargs="+", default=[2_000_000], help="table sizes")
+    parser.add_argument("--write-doc", action="store_true", help="record docs/benchmark.md")
+    args = parser.parse_args()
+    if args.project is None:
+        project = generate(Path(tempfile.mkdtemp(prefix="shipshape-scale-")) / "churn-pilot")
+    else:
+        project = args.project.resolve()
+    env = project_env(project) | {"APP_ENV": "dev"}
+    if not (project / "uv.lock").exists():
+        sh([uv_bin(), "lock", "-q"], cwd=project, env=env)
+    sh([uv_bin(), "sync", "-q", "--locked", "--compile-bytecode"], cwd=project, env=env)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    where = machine()
+    print(f"benchmark: {where}")
+    lines = [
+        "| rows | step | wall s | CPU s | peak RSS MB | result |",
+        "| ---: | --- | ---: | ---: | ---: | --- |",
+    ]
+    summary: list[str] = []
+    for rows in args.rows:
+        work = Path(tempfile.mkdtemp(prefix="scale-", dir=project.parent))
+        try:
+            steps = run_size(project, env, rows, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        lines += [f"| {rows:,} | {s.name} | {s.cells()} |" for s in steps]
+        summary += [f"At {rows:,} rows:", *goals(rows, {s.name: s for s in steps})]
+    print("\n" + "\n".join(lines) + "\n\n" + "\n".join(summary))
+    if args.write_doc:
+        doc = write_section(
+            "Real sizes: adopt, ingest and train",
+            "Produced by `python benchmarks/data_scale.py --write-doc --rows "
+            + " ".join(str(r) for r in args.rows)
+            + "` (the latest run is recorded here). Each step is a fresh process of the pilot's "
+            "environment, measured whole (wall, CPU with children, peak RSS); the peers run in "
+            f"the same run on the same table.\n\nRun: {started}, on {where}.\n\n"
+            + "\n".join(lines)
+            + "\n\n"
+            + "\n".join(summary)
+            + "\n",
+        )
+        print(f"\nwrote {doc.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
