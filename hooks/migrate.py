@@ -192,7 +192,12 @@ def contract() -> int:
     apply(Path("config/pilot.toml"), lambda t: m.migrate_pilot_toml(t, "config/pilot.toml"))
     for config in sorted(Path("config").glob("*.toml")):
         apply(config, lambda t, c=config: m.migrate_moved_keys(t, str(c)))
-    documents = sorted(Path("governance").rglob("*.md")) if Path("governance").is_dir() else []
+    # the team's documents: those the project had before this update (new ones are the release's)
+    documents = [
+        doc
+        for doc in (sorted(Path("governance").rglob("*.md")) if Path("governance").is_dir() else [])
+        if committed(str(doc)) is not None
+    ]
     if documents:
         try:
             release = release_documents()

@@ -20,8 +20,8 @@ from ..errors import PilotError
 SCHEMA_VERSION = "2"
 READABLE = ("1", "2")
 MIGRATION = (
-    "the contract migration of `copier update` adds it (it runs after every update; "
-    "docs/updating.md, 'Migrations')"
+    "the template's contract migration supplies it: run `copier update --trust --defaults`"
+    " (it migrates after every update; docs/updating.md, 'Migrations')"
 )
 # What the rails import from the contract by name -> the release that introduced it.
 # (POSITIVE and PROTECTED_REVIEW, new in SCHEMA_VERSION "2", are read through data/roles.py,
@@ -97,9 +97,7 @@ def problem(path: Path | None = None) -> str | None:
     missing = [name for name in REQUIRED if name not in names]
     if missing:
         pieces = ", ".join(f"{name} ({REQUIRED[name]})" for name in missing)
-        return (
-            f"data contract {shown} (SCHEMA_VERSION {version!r}) lacks {pieces}: {MIGRATION}"
-        )
+        return f"data contract {shown} (SCHEMA_VERSION {version!r}) lacks {pieces}: {MIGRATION}"
     if str(version) not in READABLE:
         if str(version).isdigit() and int(str(version)) > int(SCHEMA_VERSION):
             return (
@@ -108,7 +106,7 @@ def problem(path: Path | None = None) -> str | None:
             )
         return (
             f"data contract {shown} is SCHEMA_VERSION {version!r}, the rails read "
-            f"{SCHEMA_VERSION!r}: {MIGRATION.replace('adds it', 'brings it up to date')}"
+            f"{SCHEMA_VERSION!r}: {MIGRATION.replace('supplies it', 'brings it up to date')}"
         )
     return None
 
