@@ -120,9 +120,19 @@ def validate_chunk(raw: pd.DataFrame | pa.Table, label: str) -> ColumnarSplit:
 
 
 def score_split(
-    rows_read: int, split: ColumnarSplit, model: BatchModel, batch_id: str, explain: bool
+    rows_read: int,
+    split: ColumnarSplit,
+    model: BatchModel,
+    batch_id: str,
+    explain: bool,
+    offset: int | None = None,
 ) -> ChunkResult:
-    scored = output_table(model, split.accepted, batch_id, explain)
+    """Score a validated chunk; ``offset``: the input position of the chunk's first row (the
+    row identity of a contract without a key)."""
+    positions = None
+    if offset is not None and split.positions is not None:
+        positions = offset + split.positions
+    scored = output_table(model, split.accepted, batch_id, explain, positions)
     assert len(scored) + len(split.quarantined) == rows_read, "row accounting broke"
     return ChunkResult(rows_read, scored, split.quarantined)
 
@@ -313,7 +323,7 @@ def _run_local(
 
 
 def _scored(
-    checking: Iterable[tuple[int, str, int, ColumnarSplit]],
+    checking: Iterable[tuple[int, str, int, int, ColumnarSplit]],
     model: BatchModel,
     batch_id: str,
     explain: bool,
@@ -322,8 +332,8 @@ def _scored(
     stages are the parallelism, and idle BLAS workers spin on the cores. In the stage's own
     thread, so the libraries are found while the first chunk is read and validated."""
     with _blas().limit(limits=1):
-        for i, digest, n, split in checking:
-            yield i, digest, score_split(n, split, model, batch_id, explain)
+        for i, digest, offset, n, split in checking:
+            yield i, digest, score_split(n, split, model, batch_id, explain, offset)
 
 
 @functools.cache
@@ -355,10 +365,13 @@ def _validated(
     checkpoint: Checkpoint,
     source: BatchInput,
     progress: Progress | None,
-) -> Iterator[tuple[int, str, int, ColumnarSplit]]:
-    """Each chunk past the checkpoint, validated; checkpointed ones are checked, then skipped."""
+) -> Iterator[tuple[int, str, int, int, ColumnarSplit]]:
+    """Each chunk past the checkpoint, validated, with the input position of its first row;
+    checkpointed ones are checked, then skipped."""
     done = list(checkpoint.chunk_hashes)
+    offset = 0
     for i, raw in enumerate(chunks):
+        offset, start = offset + len(raw), offset
         # Files are pinned by the fingerprint of their bytes; a query's rows are hashed per chunk.
         digest = chunk_hash(raw) if source.kind == "sql" else f"rows:{len(raw)}"
         if i < len(done):
@@ -370,7 +383,7 @@ def _validated(
             if progress:
                 progress.update(i, len(raw), skipped=True)
             continue
-        yield i, digest, len(raw), validate_chunk(raw, source.label)
+        yield i, digest, start, len(raw), validate_chunk(raw, source.label)
 
 
 def _keep(
@@ -472,8 +485,30 @@ def run_batch(
     record = _record(
         settings, request, source, model, checkpoint, dest, quarantine, content, code.result()
     )
+    failure = quarantine_failure(settings, source.label, checkpoint, quarantine)
+    if failure is not None:  # kept as evidence (output, quarantine, record), and said so
+        record |= {"status": "failed", "failure": failure}
     record["record"] = str(write_record(settings, record))
+    if failure is not None:
+        raise BatchError(f"{failure}; record {record['record']}")
     return record
+
+
+def quarantine_failure(
+    settings: Settings, label: str, checkpoint: Checkpoint, quarantine: Path | None
+) -> str | None:
+    """Why the run failed, when it quarantined more than ``batch.max_quarantine_share`` of its
+    rows (unset: the ingestion limit): a scheduled job must not report success on it."""
+    limit = settings.batch.max_quarantine_share
+    if limit is None:
+        limit = settings.data.quality.max_quarantine_share
+    share = checkpoint.rows_quarantined / max(checkpoint.rows_read, 1)
+    if share <= limit:
+        return None
+    return (
+        f"SOURCE {label}: quarantined {checkpoint.rows_quarantined} of {checkpoint.rows_read}"
+        f" rows ({share:.1%}), above max_quarantine_share {limit:.1%}; see {quarantine}"
+    )
 
 
 def _score_all(

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from ..data.schema import FEATURES, KEY, TASK
@@ -22,6 +23,9 @@ from ..settings import Settings
 from .errors import BatchError
 
 META_COLUMNS = ("model_name", "model_version", "batch_id")
+# A contract without a key: each output row names its input row by position (the local engine
+# reads the input in order) or, where positions are unknown (Spark), by a hash of its values.
+ROW, ROW_HASH = "row", "row_hash"
 # Output columns whose values repeat (Parquet dictionary-encodes these only).
 REPEATED = frozenset(META_COLUMNS) | ({"prediction"} if TASK != "regression" else set())
 
@@ -86,9 +90,9 @@ def predict(model: BatchModel, frame: pa.Table, explain: bool) -> dict[str, pa.A
     out: dict[str, pa.Array] = {}
     if TASK == "binary":
         out["probability"] = pa.array(scores.output.astype("float64"))
-        out["prediction"] = pa.array(decided.astype("int64"))
+        out["prediction"] = label_array(decided)
     elif TASK == "multiclass":
-        out["prediction"] = pa.array(decided.astype(str), pa.large_string())
+        out["prediction"] = label_array(decided)
         for i, cls in enumerate(CLASSES or []):
             out[f"probability_{cls}"] = pa.array(scores.output[:, i].astype("float64"))
     else:
@@ -99,6 +103,15 @@ def predict(model: BatchModel, frame: pa.Table, explain: bool) -> dict[str, pa.A
     return out
 
 
+def label_array(decided: np.ndarray) -> pa.Array:
+    """Decided labels in the contract's own values: integers stay integers, anything else
+    (``"yes"``/``"no"``, class names) is text."""
+    classes = CLASSES or []
+    if all(isinstance(c, int | np.integer) and not isinstance(c, bool) for c in classes):
+        return pa.array(decided.astype("int64"))
+    return pa.array(decided.astype(str), pa.large_string())
+
+
 def constant(value: str, n: int) -> pa.Array:
     """``n`` copies of one string as a one-value dictionary: no Python object per row, and
     Parquet writes the dictionary as it is (a plain string column is hashed row by row)."""
@@ -106,14 +119,28 @@ def constant(value: str, n: int) -> pa.Array:
     return pa.DictionaryArray.from_arrays(indices, pa.array([value], pa.large_string()))
 
 
-def output_table(model: BatchModel, accepted: pa.Table, batch_id: str, explain: bool) -> pa.Table:
-    """One output row per scored row: key, predictions, model name and version, batch id."""
+def output_table(
+    model: BatchModel,
+    accepted: pa.Table,
+    batch_id: str,
+    explain: bool,
+    positions: np.ndarray | None = None,
+) -> pa.Table:
+    """One output row per scored row: key, predictions, model name and version, batch id.
+
+    Without a key in the contract, the key is ``row`` (``positions``: each row's position in
+    the input, from 0) or, when positions are not known, ``row_hash`` (of the row's values)."""
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
-    if KEY is not None:  # a contract without a key: rows are identified by their order only
+    if KEY is not None:
         key = accepted[KEY]  # passed through: no copy when it is text already
         if not pa.types.is_large_string(key.type):
             key = pa.array(key.to_pandas().astype("str")).cast(pa.large_string())
         columns[KEY] = key
+    elif positions is not None:
+        columns[ROW] = pa.array(np.asarray(positions, dtype=np.int64))
+    else:
+        hashed = pd.util.hash_pandas_object(accepted.to_pandas(), index=False)
+        columns[ROW_HASH] = pa.array(hashed.to_numpy(dtype=np.uint64))
     columns |= predict(model, accepted, explain)
     return with_meta(pa.table(columns), model, batch_id)
 

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from ..data.schema import KEY, RENAMES
-from ..settings import Settings
+from ..settings import CsvSettings, Settings
 from .errors import BatchError
 
 KINDS = {".csv": "csv", ".parquet": "parquet"}
@@ -41,6 +41,7 @@ class BatchInput:
     query: str = ""
     url: str = ""  # the SQL URL (with credentials): never recorded
     total_rows: int | None = None  # known up front for Parquet (progress ETA)
+    csv: CsvSettings | None = None  # how CSV files are read (``data.csv``, as ingestion reads)
 
     def fingerprint(self) -> str:
         """Identity of the input for checkpoints: the files' bytes, or the query text."""
@@ -79,7 +80,7 @@ class BatchInput:
             if self.kind == "sql":
                 yield from self._sql_chunks(rows)
             for path in self.files:
-                yield from _file_chunks(path, self.kind, rows, wanted, coded)
+                yield from _file_chunks(path, self.kind, rows, wanted, coded, self.csv)
         except BatchError:
             raise
         except (pa.ArrowException, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -106,7 +107,12 @@ class BatchInput:
 
 
 def _file_chunks(
-    path: Path, kind: str, rows: int, wanted: set[str], coded: set[str]
+    path: Path,
+    kind: str,
+    rows: int,
+    wanted: set[str],
+    coded: set[str],
+    csv: CsvSettings | None = None,
 ) -> Iterator[pd.DataFrame | pa.Table]:
     if kind == "parquet":
         names = pq.read_schema(path).names  # read_dictionary refuses a name the file lacks
@@ -119,8 +125,17 @@ def _file_chunks(
         return
     # Everything as text, as ingestion reads CSV: the contract coerces, bad cells are quarantined.
     try:
+        csv = csv or CsvSettings()
+        # data.csv, as ingestion reads: only its markers are missing ("NA" can be a value).
         yield from pd.read_csv(
-            path, dtype=str, keep_default_na=True, chunksize=rows, usecols=wanted.__contains__
+            path,
+            dtype=str,
+            chunksize=rows,
+            usecols=wanted.__contains__,
+            sep=csv.delimiter,
+            encoding=csv.encoding,
+            na_values=list(csv.na_values),
+            keep_default_na=False,
         )
     except pd.errors.EmptyDataError:
         return
@@ -157,7 +172,9 @@ def open_input(source: str, settings: Settings) -> BatchInput:
             total = sum(pq.ParquetFile(p).metadata.num_rows for p in files)
         except (pa.ArrowException, OSError) as exc:
             raise BatchError(f"SOURCE {path}: not a readable Parquet file ({exc})") from None
-    return BatchInput(str(path), path.resolve().as_uri(), kind, files, total_rows=total)
+    return BatchInput(
+        str(path), path.resolve().as_uri(), kind, files, total_rows=total, csv=settings.data.csv
+    )
 
 
 def _sql_input(what: str, settings: Settings) -> BatchInput:

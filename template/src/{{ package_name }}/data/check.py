@@ -88,7 +88,9 @@ def run_check(settings: Settings) -> list[SourceReport]:
                     report.problems.append(str(exc))
                     continue
                 report.rows = batch.split.rows_read
-                report.conformance = len(batch.split.accepted) / max(report.rows, 1)
+                # Unlabeled rows passed the scoring contract: rows to score, not bad rows.
+                conforming = len(batch.split.accepted) + batch.split.rows_unlabeled
+                report.conformance = conforming / max(report.rows, 1)
                 report.freshness_lag_h = _lag_hours(batch.split.accepted)
                 apply_thresholds(report, settings.data)
     except DataError as exc:  # a source that cannot even be opened (e.g. no vendor URL)

@@ -34,6 +34,8 @@ class ColumnarSplit:
 
     accepted: arrow.Table
     quarantined: pd.DataFrame  # the rows as read, plus _failed_checks
+    # The accepted rows' positions in the chunk (ascending): a key-less table's row identity.
+    positions: Any = None
 
     @property
     def rows_read(self) -> int:
@@ -66,14 +68,19 @@ def to_arrow(frame: pd.DataFrame) -> arrow.Table:
 def split_frame(frame: pd.DataFrame, label: str, schema: pa.DataFrameSchema) -> ColumnarSplit:
     """A pandas chunk (CSV, SQL): the pandas fast path, accepted rows handed on as Arrow."""
     split = split_valid_fast(frame, label, schema)
-    return ColumnarSplit(to_arrow(split.accepted), split.quarantined)
+    return ColumnarSplit(to_arrow(split.accepted), split.quarantined, _kept(len(frame), split))
+
+
+def _kept(rows: int, split: Any) -> Any:
+    """The positions of a ``Split``'s accepted rows among ``rows``."""
+    return np.setdiff1d(np.arange(rows, dtype=np.int64), split.bad_rows, assume_unique=True)
 
 
 def split_table(table: arrow.Table, label: str, schema: pa.DataFrameSchema) -> ColumnarSplit:
     """Validate an Arrow chunk with ``schema``; see the module docstring."""
     if not mirrorable(schema, table.column_names):
         split = split_valid(decoded(table).to_pandas(), label, schema)
-        return ColumnarSplit(to_arrow(split.accepted), split.quarantined)
+        return ColumnarSplit(to_arrow(split.accepted), split.quarantined, _kept(len(table), split))
     rows = np.arange(len(table))
     remaining, suspects = table, np.zeros(len(table), dtype=bool)
     for _ in range(5):  # each pass removes flagged rows; a pass without any settles it
@@ -85,9 +92,10 @@ def split_table(table: arrow.Table, label: str, schema: pa.DataFrameSchema) -> C
         remaining = remaining.filter(arrow.array(~flagged))
     else:
         split = split_valid(decoded(table).to_pandas(), label, schema)
-        return ColumnarSplit(to_arrow(split.accepted), split.quarantined)
+        return ColumnarSplit(to_arrow(split.accepted), split.quarantined, _kept(len(table), split))
     if not suspects.any():
-        return ColumnarSplit(coerced, _no_rows(dense_schema(table.schema)))
+        everything = np.arange(len(table), dtype=np.int64)
+        return ColumnarSplit(coerced, _no_rows(dense_schema(table.schema)), everything)
     return _with_suspects(table, coerced, rows, suspects, label, schema)
 
 
@@ -115,12 +123,14 @@ def _with_suspects(
     bad = sorted(reasons)
     failed = pd.Series(["; ".join(reasons[i]) for i in bad], index=bad, dtype="str")
     quarantined = frame.loc[bad].assign(**{FAILED: failed}).reset_index(drop=True)
-    accepted = coerced
+    accepted, positions = coerced, kept
     if len(judged):
         back = to_arrow(judged).cast(coerced.schema)
-        order = np.argsort(np.concatenate([kept, judged.index.to_numpy()]), kind="stable")
+        both = np.concatenate([kept, judged.index.to_numpy()])
+        order = np.argsort(both, kind="stable")
         accepted = arrow.concat_tables([coerced, back]).take(arrow.array(order))
-    return ColumnarSplit(accepted, quarantined)
+        positions = both[order]
+    return ColumnarSplit(accepted, quarantined, np.asarray(positions, dtype=np.int64))
 
 
 def dense_schema(schema: arrow.Schema) -> arrow.Schema:

@@ -1,8 +1,10 @@
 """Ingestion: read every enabled source, validate row by row, quarantine, protect PII, write.
 
-Each run accounts for every row: rows read = rows accepted + rows quarantined, per source and
-in total. A source that cannot be read (missing, unreachable, bad credentials, missing columns,
-empty) fails the run before anything is written; a run whose quarantined share exceeds
+Each run accounts for every row: rows read = rows accepted + rows unlabeled + rows quarantined,
+per source and in total. Rows whose label is missing are not bad rows: they are validated against
+the scoring contract and written beside the training table (rows to score, not to train on).
+A source that cannot be read (missing, unreachable, bad credentials, missing columns, empty)
+fails the run before anything is written; a run whose quarantined share exceeds
 ``data.quality.max_quarantine_share`` writes its quarantine (the evidence) and no training
 table. Outputs are written to temporary names and renamed, so readers never see half a file.
 """
@@ -21,7 +23,7 @@ from ..settings import DataSettings, Settings
 from .errors import DataError
 from .lineage import Lineage, content_hash
 from .privacy import apply_pii_policy, pii_policy
-from .quality import FAILED, SOURCE, Split, conform, split_cross_source_duplicates, split_valid
+from .quality import FAILED, SOURCE, Split, conform, split_cross_source_duplicates, split_labeled
 from .schema import RENAMES, TIME
 from .sources import Source, open_sources, seed_sources
 
@@ -46,12 +48,21 @@ class IngestResult:
     rows_read: int
     rows_accepted: int
     rows_quarantined: int
+    rows_unlabeled: int = 0
+    unlabeled: Path | None = None  # the unlabeled rows' table (None: there were none)
+
+
+def unlabeled_table(settings: Settings) -> Path:
+    """Where ingest writes the rows that have no label (validated for scoring), beside the
+    training table."""
+    training = settings.training_table
+    return training.with_name(f"{training.stem}-unlabeled{training.suffix}")
 
 
 def read_batch(source: Source, data: DataSettings) -> SourceBatch:
     label = getattr(source, "label", source.name)
     rename = data.sources.rename.get(source.name)
-    split = split_valid(conform(source.read(), label, rename), label)
+    split = split_labeled(conform(source.read(), label, rename), label)
     return SourceBatch(source.name, label, split, source.describe())
 
 
@@ -75,9 +86,9 @@ def _window(frame: pd.DataFrame) -> dict[str, str | None]:
     }
 
 
-def _combine(batches: list[SourceBatch]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Accepted and quarantined rows of every source; a row accepted by two sources is
-    quarantined once as a cross-source duplicate. Every row read is in one of the two."""
+def _combine(batches: list[SourceBatch]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Accepted, unlabeled and quarantined rows of every source; a row accepted by two sources
+    is quarantined once as a cross-source duplicate. Every row read is in one of the three."""
     accepted = pd.concat(
         [b.split.accepted.assign(**{SOURCE: b.name}) for b in batches], ignore_index=True
     )
@@ -86,9 +97,17 @@ def _combine(batches: list[SourceBatch]) -> tuple[pd.DataFrame, pd.DataFrame]:
         [b.split.quarantined.assign(**{SOURCE: b.name}) for b in batches] + [cross.quarantined],
         ignore_index=True,
     )
+    parts = [
+        b.split.unlabeled.assign(**{SOURCE: b.name})
+        for b in batches
+        if b.split.unlabeled is not None
+    ]
+    unlabeled = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({SOURCE: []})
     rows_read = sum(b.split.rows_read for b in batches)
-    assert rows_read == len(cross.accepted) + len(quarantined), "row accounting broke"
-    return cross.accepted, quarantined
+    assert rows_read == len(cross.accepted) + len(unlabeled) + len(quarantined), (
+        "row accounting broke"
+    )
+    return cross.accepted, unlabeled, quarantined
 
 
 def _quarantine(quarantined: pd.DataFrame, settings: Settings) -> Path | None:
@@ -106,13 +125,15 @@ def ingest(settings: Settings) -> IngestResult:
     policy = pii_policy(settings.data)  # a bad policy fails before any source is touched
     with open_sources(settings) as sources:
         batches = [read_batch(source, settings.data) for source in sources]
-    accepted, quarantined = _combine(batches)
-    rows_read = len(accepted) + len(quarantined)
+    accepted, unlabeled, quarantined = _combine(batches)
+    rows_read = len(accepted) + len(unlabeled) + len(quarantined)
     described = []
     for b in batches:
         q = int((quarantined[SOURCE] == b.name).sum())
-        counts = {"rows_read": b.split.rows_read, "rows_accepted": b.split.rows_read - q}
-        described.append(b.description | counts | {"rows_quarantined": q})
+        u = int((unlabeled[SOURCE] == b.name).sum())
+        counts = {"rows_read": b.split.rows_read, "rows_accepted": b.split.rows_read - q - u}
+        described.append(b.description | counts | {"rows_unlabeled": u, "rows_quarantined": q})
+        assert counts["rows_read"] == counts["rows_accepted"] + u + q, "row accounting broke"
     frame = apply_pii_policy(accepted.drop(columns=SOURCE), settings)
     quarantine_file = _quarantine(quarantined, settings)
 
@@ -126,6 +147,7 @@ def ingest(settings: Settings) -> IngestResult:
             "quality",
         )
     output = settings.training_table
+    unlabeled_file = unlabeled_table(settings) if len(unlabeled) else None
     lineage = Lineage(
         sources=described,
         rows_read=rows_read,
@@ -136,7 +158,13 @@ def ingest(settings: Settings) -> IngestResult:
         pii=policy,
         output=str(output),
         quarantine=None if quarantine_file is None else str(quarantine_file),
+        rows_unlabeled=len(unlabeled),
+        unlabeled=None if unlabeled_file is None else str(unlabeled_file),
     )
+    if unlabeled_file is not None:
+        _write_atomic(apply_pii_policy(unlabeled, settings), unlabeled_file, "parquet")
+    else:  # a table of an earlier run must not pass for this run's
+        unlabeled_table(settings).unlink(missing_ok=True)
     _write_atomic(frame, output, "parquet")
     atomic.write_json(settings.lineage_file, lineage.to_dict())
     return IngestResult(
@@ -148,6 +176,8 @@ def ingest(settings: Settings) -> IngestResult:
         rows_read=rows_read,
         rows_accepted=len(frame),
         rows_quarantined=len(quarantined),
+        rows_unlabeled=len(unlabeled),
+        unlabeled=unlabeled_file,
     )
 
 

@@ -70,6 +70,9 @@ class Lineage:
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     output: str = ""
     quarantine: str | None = None
+    # Rows without a label (validated for scoring, not trained on) and where they were written.
+    rows_unlabeled: int = 0
+    unlabeled: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -25,14 +25,22 @@ SOURCE = "_source"
 
 @dataclass(frozen=True)
 class Split:
-    """One batch of rows, partitioned: ``read == accepted + quarantined`` always."""
+    """One batch of rows, partitioned: ``read == accepted + unlabeled + quarantined`` always."""
 
     accepted: pd.DataFrame
     quarantined: pd.DataFrame  # the rows as read, plus _source and _failed_checks
+    # Rows without a label that pass the scoring contract: rows to score, not to train on.
+    unlabeled: pd.DataFrame | None = None
+    # Positions (in the frame validated) of the quarantined rows, in order (None: not known).
+    bad_rows: Any = None
+
+    @property
+    def rows_unlabeled(self) -> int:
+        return 0 if self.unlabeled is None else len(self.unlabeled)
 
     @property
     def rows_read(self) -> int:
-        return len(self.accepted) + len(self.quarantined)
+        return len(self.accepted) + len(self.quarantined) + self.rows_unlabeled
 
 
 def conform(frame: pd.DataFrame, label: str, rename: dict[str, str] | None = None) -> pd.DataFrame:
@@ -57,6 +65,23 @@ def scoring_schema() -> pa.DataFrameSchema:
     return PilotSchema.to_schema().remove_columns([LABEL])
 
 
+def split_labeled(frame: pd.DataFrame, label: str) -> Split:
+    """A conformed frame validated in two parts: rows with a label against the contract, rows
+    whose label is missing against ``scoring_schema()`` (the label is never a reason to
+    quarantine a row: such rows are scored, not trained on). Accepted and unlabeled rows keep
+    their order; the quarantine holds the labeled rows' failures first."""
+    frame = frame.reset_index(drop=True)
+    missing = frame[LABEL].isna()
+    if frame[LABEL].dtype == object or pd.api.types.is_string_dtype(frame[LABEL]):
+        missing |= frame[LABEL].astype("str").str.strip().eq("")  # a blank cell in a text file
+    if not missing.any():
+        return split_valid_fast(frame, label, PilotSchema.to_schema())
+    labeled = split_valid_fast(frame[~missing], label, PilotSchema.to_schema())
+    scored = split_valid_fast(frame[missing].drop(columns=LABEL), label, scoring_schema())
+    quarantined = pd.concat([labeled.quarantined, scored.quarantined], ignore_index=True)
+    return Split(labeled.accepted, quarantined, scored.accepted)
+
+
 def split_valid(frame: pd.DataFrame, label: str, schema: pa.DataFrameSchema | None = None) -> Split:
     """Validate a conformed frame row by row (the contract, or ``schema``); see the docstring."""
     frame = frame.reset_index(drop=True)
@@ -68,7 +93,11 @@ def _split(frame: pd.DataFrame, accepted: pd.DataFrame, reasons: dict[int, list[
     bad = sorted(reasons)
     failed = pd.Series(["; ".join(reasons[i]) for i in bad], index=bad, dtype="str")
     quarantined = frame.loc[bad].assign(**{FAILED: failed})
-    return Split(accepted.reset_index(drop=True), quarantined.reset_index(drop=True))
+    return Split(
+        accepted.reset_index(drop=True),
+        quarantined.reset_index(drop=True),
+        bad_rows=np.asarray(bad, dtype=np.int64),
+    )
 
 
 def judge(
@@ -76,7 +105,8 @@ def judge(
 ) -> tuple[pd.DataFrame, dict[int, list[str]]]:
     """Pandera on ``frame``: the accepted rows (coerced, index kept) and each bad row's reasons."""
     reasons: dict[int, list[str]] = {}
-    remaining = frame
+    schema = contract if isinstance(contract, pa.DataFrameSchema) else contract.to_schema()
+    remaining = integral_frame(frame, schema)
     # A value that cannot be coerced hides the other checks of its column; after removing such
     # rows, the next pass sees them. Two or three passes settle any batch.
     for _ in range(5):
@@ -158,7 +188,54 @@ def _vector_pass(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> tuple[pd.Da
     return pd.DataFrame(out, index=frame.index), flagged
 
 
+def integral_frame(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
+    """``frame`` with ``integral`` applied to each of the schema's integer columns."""
+    out = None
+    for name, column in schema.columns.items():
+        if name in frame.columns and _is_int(column):
+            series = integral(frame[name])
+            if series is not frame[name]:
+                out = frame.copy() if out is None else out
+                out[name] = series
+    return frame if out is None else out
+
+
+def _is_int(column: Any) -> bool:
+    dtype = getattr(column.dtype, "type", None)
+    return isinstance(dtype, np.dtype) and dtype.kind in "iu"
+
+
+_INTEGRAL_TEXT = r"^\s*[+-]?\d+\.0*\s*$"
+
+
+def integral(series: pd.Series) -> pd.Series:
+    """An integer column as files deliver it: ``73.0`` (what pandas writes for an int column
+    with a missing value) is 73. A value with a fraction (``73.5``) is kept as text, so the
+    int coercion fails on that row and quarantines it naming the column (pandas' own cast
+    would silently truncate it to 73)."""
+    if series.dtype.kind == "f":
+        fraction = series.notna() & np.isfinite(series) & (series % 1 != 0)
+        if not fraction.any():
+            return series
+        out = series.astype(object)
+        out[fraction] = series[fraction].astype(str)
+        return out
+    if series.dtype == object or pd.api.types.is_string_dtype(series):
+        text = series.astype("str")  # an object column may hold numbers too
+        if not text.str.contains(".", regex=False).fillna(False).astype(bool).any():
+            return series  # the common case: no decimal point anywhere, nothing to do
+        whole = text.str.match(_INTEGRAL_TEXT).fillna(False).astype(bool)
+        if not whole.any():
+            return series
+        out = series.copy()
+        out[whole] = text[whole].str.strip().str.replace(r"\.0*$", "", regex=True)
+        return out
+    return series
+
+
 def vector_column(series: pd.Series, column: Any) -> tuple[pd.Series, Any]:
+    if _is_int(column):
+        series = integral(series)
     backend = column.get_backend(series)
     if column.default is not None:
         series = backend.set_default(series, column)
