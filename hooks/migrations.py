@@ -68,11 +68,12 @@ def _module_names(tree: ast.Module) -> dict[str, ast.stmt]:
     return names
 
 
-def _literal(node: ast.stmt | None) -> object:
+def _literal(node: ast.stmt | None, name: str) -> object:
     value = getattr(node, "value", None)
-    if value is None:
-        raise ValueError("no value")
-    return ast.literal_eval(value)
+    try:
+        return ast.literal_eval(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError, SyntaxError):
+        raise ValueError(f"{name} is not a literal") from None
 
 
 def _protected_columns(cls: ast.ClassDef) -> list[str]:
@@ -152,11 +153,15 @@ def migrate_schema(text: str, path: str = "schema.py") -> Result:
     if not isinstance(cls, ast.ClassDef):
         raise Refused(f"{manual}: {cls_name} is not a class")
     try:
-        version = _literal(names["SCHEMA_VERSION"]) if "SCHEMA_VERSION" in names else None
-        task = _literal(names["TASK"]) if "TASK" in names else "binary"
+        version = (
+            _literal(names["SCHEMA_VERSION"], "SCHEMA_VERSION")
+            if "SCHEMA_VERSION" in names
+            else None
+        )
+        task = _literal(names["TASK"], "TASK") if "TASK" in names else "binary"
         protected = _protected_columns(cls)
     except ValueError as exc:
-        raise Refused(f"{manual}: {exc} (SCHEMA_VERSION/TASK/metadata must be literals)") from exc
+        raise Refused(f"{manual}: {exc}") from exc
     if version not in (None, "1", SCHEMA_VERSION):
         raise Refused(f"{manual}: SCHEMA_VERSION {version!r} is not one this release knows")
     if task not in ("binary", "multiclass", "regression"):
@@ -266,7 +271,7 @@ def migrate_schema(text: str, path: str = "schema.py") -> Result:
         )
         if n not in check
     ]
-    if missing or _literal(check["SCHEMA_VERSION"]) != SCHEMA_VERSION:
+    if missing or _literal(check["SCHEMA_VERSION"], "SCHEMA_VERSION") != SCHEMA_VERSION:
         raise Refused(f"{manual}: the migrated file would lack {', '.join(missing)}")
     return Result(new_text, changes)
 
@@ -325,6 +330,8 @@ MOVED_KEYS: dict[tuple[str, str], tuple[str, str]] = {}
 
 def migrate_moved_keys(text: str, path: str) -> Result:
     """Rename keys that moved within their table (same-table moves only)."""
+    if not any(re.search(rf"^\s*{key}\s*=", text, re.M) for _, key in MOVED_KEYS):
+        return Result(text)  # nothing moved here: the file is not even read
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
