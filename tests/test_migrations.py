@@ -209,3 +209,27 @@ def test_migrate_contract_command_on_a_project(tmp_path: Path) -> None:
     assert names(schema.read_text())["SCHEMA_VERSION"] == "2"
     second = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert not [ln for ln in second.splitlines() if "schema.py" in ln]
+
+
+def relock(project: Path, path: str = "") -> str:
+    env = {"PATH": path or "/usr/bin:/bin", "HOME": str(project)}
+    cmd = [sys.executable, str(ROOT / "hooks" / "migrate.py"), "relock"]
+    proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True, check=True, env=env)
+    return proc.stdout
+
+
+def test_relock_only_when_pyproject_changed_and_says_what_is_left(tmp_path: Path) -> None:
+    """No network here: the lock itself is exercised by the update tier (tests/test_update.py)."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    (tmp_path / "uv.lock").write_text("# ours\n")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "ours")
+    assert relock(tmp_path) == ""  # unchanged: nothing to do, nothing said
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "p"\n<<<<<<< before updating\nversion = "0"\n=======\n'
+        'version = "1"\n>>>>>>> after updating\n'
+    )
+    out = relock(tmp_path)
+    assert out.count("\n") == 1 and "conflict markers" in out and "uv lock" in out
+    assert (tmp_path / "uv.lock").read_text() == "# ours\n"
