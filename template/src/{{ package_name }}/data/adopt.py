@@ -357,7 +357,8 @@ def _safe(url: str) -> str:
 
 def identifier(name: str, taken: set[str]) -> str:
     """A lowercase Python identifier for a column name (``Order Total`` -> ``order_total``)."""
-    ascii_name = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    spelled = str(name).replace("ß", "ss")  # Größe -> grosse; other accents fold below
+    ascii_name = unicodedata.normalize("NFKD", spelled).encode("ascii", "ignore").decode()
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", ascii_name.strip())
     out = re.sub(r"[^0-9a-zA-Z]+", "_", snake).strip("_").lower() or "column"
     if out[0].isdigit():
@@ -392,9 +393,7 @@ def _value_hint(values: pd.Series) -> str | None:
     if values.nunique() > MAX_SLICE_GROUPS:
         return None
     # R's factor labels often carry their order: "1. Never Married", "2. Married".
-    distinct = {
-        re.sub(r"^\d+\.\s*", "", str(v).strip().lower()) for v in values.dropna().unique()
-    }
+    distinct = {re.sub(r"^\d+\.\s*", "", str(v).strip().lower()) for v in values.dropna().unique()}
     if not distinct:
         return None
     for meaning, words in PERSON_VALUES.items():
@@ -816,19 +815,22 @@ def _guess_key(
     """An id-like name with a unique value per row, else a written-out row number."""
     for c, name in names.items():
         tokens = _tokens(name)
-        if c in exclude or not tokens or tokens[-1] not in {"id", "key", "uuid"}:
+        if c in exclude or not tokens or tokens[-1] not in {"id", "key", "uuid", "nr", "no"}:
             continue
         values = frame[c]
         if values.notna().all() and not values.duplicated().any():
             return c, "an id-like name with a unique value per row"
     for c, name in names.items():
-        if c in exclude or not (name in ROW_NUMBER_NAMES or name.startswith("unnamed")):
-            continue
         values = frame[c]
-        if values.isna().any() or _kind_of(c, values) != "int":
+        if c in exclude or values.isna().any() or _kind_of(c, values) != "int":
             continue
-        if not values.duplicated().any():
+        if values.duplicated().any():
+            continue
+        if name in ROW_NUMBER_NAMES or name.startswith("unnamed"):
             return c, "a row name or number, one per row; never a feature"
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo + 1 == len(values):  # 1..n in some order: a numbering, whatever its name
+            return c, f"a row number ({lo} to {hi}, one per row); never a feature"
     return None, ""
 
 
