@@ -119,18 +119,21 @@ def test_awkward_table_is_adopted_and_every_command_runs_on_it(fresh: Path, tmp_
     url = write_sqlite(tmp_path / "crm.db", "accounts", rows)
     out = adopt(fresh, url, "--table", "accounts", "--label", "Churned").stdout
     for line in [
-        "Churned (as churned): label (values are 0 and 1) -> label, task binary",
+        "Churned (as churned): label (two values, 0 and 1) -> label, task binary",
+        "Churned (as churned): positive class ('1' means yes) -> POSITIVE = 1;",
         "Account ID (as account_id): key (an id-like name with a unique value per row) -> key",
         "E-mail (as e_mail): PII (values look like e-mail addresses) -> hashed",
         "Full Name (as full_name): PII (values look like personal names) -> dropped",
-        "Sex (as sex): protected (the name says sex) -> never a feature; fairness slices",
+        "Sex (as sex): protected (the name says sex; unanswered) -> never a feature; fairness",
         "signup: time (date-time values) -> time",
         "notes: free text (600 distinct strings; too many for a category set) -> dropped",
     ]:
         assert line in out, out
     assert "Colour (as colour): feature (3 categories, missing ones kept as a category)" in out
+    assert "protected review: 1 column(s) await your answer: Sex" in out
     schema = (fresh / OWNED[0]).read_text()
     assert 'TASK = "binary"' in schema and '"visits.count": "visits_count",' in schema
+    assert "POSITIVE: Any = 1\n" in schema and '"sex": "unanswered",' in schema
     config = (fresh / "config/pilot.toml").read_text()
     assert 'e_mail = "hash"' in config and 'full_name = "drop"' in config
     assert 'slices = ["sex", "colour"]' in config and 'table = "accounts"' in config
@@ -223,6 +226,210 @@ def test_bad_tables_are_refused_in_one_line_and_nothing_is_written(
     fresh: Path, tmp_path: Path, case: str
 ) -> None:
     args, message = _bad_tables(tmp_path)[case]
+    before = digest(fresh)
+    proc = adopt(fresh, *args, check=False)
+    assert proc.returncode == 1, proc.stdout
+    assert proc.stderr.strip() == message
+    assert proc.stdout == ""
+    assert digest(fresh) == before
+
+
+# ---- issue 22: real tables as they come ---------------------------------------------------
+
+LABEL_CASES = r"""
+import json, sys
+import numpy as np, pandas as pd
+from churn_pilot.data import adopt as a
+
+rng = np.random.default_rng(7)
+n = 400
+x = rng.normal(size=n)
+def frame(label):
+    return pd.DataFrame({"x": x, "colour": rng.choice(["red", "blue"], n), "y": label})
+def pick(values, share):  # the first value in `share` of the rows, the second in the rest
+    return np.where(np.arange(n) < int(n * share), values[0], values[1])
+cases = {
+    "yes/no, yes the majority": (frame(pick(["yes", "no"], 0.7)), {}),
+    "Yes/No": (frame(pick(["No", "Yes"], 0.8)), {}),
+    "Y/N": (frame(pick(["N", "Y"], 0.9)), {}),
+    "booleans": (frame(pick([False, True], 0.6)), {}),
+    "income words": (frame(pick(["<=50K", ">50K"], 0.76)), {}),
+    "two ints": (frame(pick([2, 3], 0.3)), {}),
+    "override": (frame(pick(["yes", "no"], 0.7)), {"positive": "no"}),
+    "override, any case": (frame(pick(["yes", "no"], 0.7)), {"positive": "YES"}),
+    "int classes": (frame(np.arange(n) % 3), {}),
+    "text classes": (frame(np.array(["a", "b", "c", "d"])[np.arange(n) % 4]), {}),
+    "0.0/1.0 with unlabeled": (frame(np.where(np.arange(n) % 10, np.arange(n) % 2, np.nan)), {}),
+}
+out = {}
+for name, (f, extra) in cases.items():
+    roles = a.Roles.parse("y", None, None, None, [], [], [], extra.get("positive"))
+    adoption = a.infer_contract(f, roles)
+    label = next(c for c in adoption.columns if c.role == "label")
+    out[name] = {
+        "task": adoption.task,
+        "positive": adoption.positive,
+        "classes": label.categories,
+        "dtype": label.dtype,
+        "unlabeled": adoption.unlabeled,
+        "lines": [d.line() for d in adoption.decisions],
+    }
+json.dump(out, sys.stdout)
+"""
+
+
+def test_labels_as_they_come(pilot: Path) -> None:
+    """Any two values are binary; the positive class is a yes-word, else the minority, else
+    --positive; classes keep their values and types; missing labels are rows to score."""
+    import json
+
+    proc = uv_run(pilot, "python", "-c", LABEL_CASES)
+    got = json.loads(proc.stdout)
+    expected = {  # task, positive, classes (negative first for binary), contract dtype
+        "yes/no, yes the majority": ("binary", "yes", ["no", "yes"], "str"),
+        "Yes/No": ("binary", "Yes", ["No", "Yes"], "str"),
+        "Y/N": ("binary", "Y", ["N", "Y"], "str"),
+        "booleans": ("binary", "True", ["False", "True"], "str"),
+        "income words": ("binary", ">50K", ["<=50K", ">50K"], "str"),
+        "two ints": ("binary", 2, [3, 2], "int"),
+        "override": ("binary", "no", ["yes", "no"], "str"),
+        "override, any case": ("binary", "yes", ["no", "yes"], "str"),
+        "int classes": ("multiclass", None, [0, 1, 2], "int"),
+        "text classes": ("multiclass", None, ["a", "b", "c", "d"], "str"),
+        "0.0/1.0 with unlabeled": ("binary", 1, [0, 1], "int"),
+    }
+    for case, (task, positive, classes, dtype) in expected.items():
+        seen = got[case]
+        assert (seen["task"], seen["positive"], seen["classes"], seen["dtype"]) == (
+            task,
+            positive,
+            classes,
+            dtype,
+        ), case
+    reasons = {case: next(x for x in got[case]["lines"] if "positive class" in x)
+               for case in expected if expected[case][0] == "binary"}  # fmt: skip
+    assert "('yes' means yes) -> POSITIVE = \"yes\"" in reasons["yes/no, yes the majority"]
+    assert "(the minority class, 24.0% of labeled rows)" in reasons["income words"]
+    assert "(the minority class, 30.0% of labeled rows)" in reasons["two ints"]
+    assert "(given by --positive)" in reasons["override"]
+    assert "('1' means yes) -> POSITIVE = 1;" in reasons["0.0/1.0 with unlabeled"]
+    unlabeled = got["0.0/1.0 with unlabeled"]
+    assert unlabeled["unlabeled"] == 40
+    assert (
+        "y: unlabeled rows (40 of 400 rows have no label) -> scored, not trained on: ingest"
+        " keeps them apart as unlabeled" in unlabeled["lines"]
+    )
+
+
+def _as_it_comes(n: int = 300, seed: int = 5) -> str:
+    """A semicolon CSV with a BOM, Excel-style: NA markers, `73.0` integers, text dates in
+    MM/DD/YYYY, names that are not identifiers, proxies, a constant and an empty column."""
+    rng = random.Random(seed)
+    lines = ["Kundennr.;1st Score;Größe;afam;single;sex;opened;region;blank;Deny"]
+    for i in range(n):
+        score = rng.randint(300, 850)
+        size = "NA" if i % 17 == 0 else ("N/A" if i % 19 == 0 else f"{rng.gauss(170, 9):.1f}")
+        afam = rng.choice(["yes", "no"])
+        single = "?" if i % 23 == 0 else rng.choice(["yes", "no"])
+        sex = "" if i % 13 == 0 else rng.choice(["female", "male"])
+        opened = f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/2024"
+        deny = "" if i % 10 == 3 else ("yes" if score + rng.gauss(0, 80) < 520 else "no")
+        lines.append(f"{i + 1};{score}.0;{size};{afam};{single};{sex};{opened};north;;{deny}")
+    lines[5] = lines[5].replace("/28/", "/31/")  # a day above 12: month first, unambiguous
+    return "\ufeff" + "\n".join(lines) + "\n"
+
+
+def test_csv_as_it_comes_and_protected_review(fresh: Path, tmp_path: Path) -> None:
+    source = tmp_path / "loans.csv"
+    source.write_text(_as_it_comes(), encoding="utf-8")
+    out = adopt(
+        fresh, str(source), "--label", "Deny", "--not-protected", "single", "--protected",
+        "sex", "--min-metric", "0.65",
+    ).stdout  # fmt: skip
+    for line in [
+        "source: CSV (semicolon-separated, utf-8-sig; missing also as '?') -> recorded in"
+        " [data.csv] for ingest/score",
+        "Deny (as deny): positive class ('yes' means yes) -> POSITIVE = \"yes\";",
+        "Deny (as deny): unlabeled rows (30 of 300 rows have no label) -> scored, not trained on",
+        "Kundennr. (as kundennr): key (a row number (1 to 300, one per row); never a feature)",
+        "1st Score (as c_1st_score): feature (int values) -> numeric feature",
+        "Größe (as grosse): feature (float values, missing ones filled with the median)",
+        "afam: protected (the name says race; unanswered) -> never a feature; fairness slices",
+        "single: feature (2 categories, missing ones kept as a category; not protected, given"
+        " by --not-protected) -> categorical feature",
+        "sex: protected (given by --protected) -> never a feature; fairness slices",
+        "opened: time (date-time values, written as MM/DD/YYYY) -> time",
+        "region: dropped (one value in every row; nothing to learn) -> not in the contract",
+        "blank: dropped (every value is missing) -> not in the contract",
+        "protected review: 1 column(s) await your answer: afam",
+        "quality target: min_metric 0.65 (given by --min-metric)",
+    ]:
+        assert line in out, f"{line!r} not in\n{out}"
+    schema = (fresh / OWNED[0]).read_text()
+    assert 'POSITIVE: Any = "yes"' in schema and "c_1st_score: Series[int]" in schema
+    review = 'PROTECTED_REVIEW: dict[str, str] = {\n    "afam": "unanswered",\n    "single": '
+    assert review + '"not protected",\n    "sex": "protected",\n}' in schema
+    sex = schema[schema.index("    sex: Series[str]") :].split(")\n", 1)[0]
+    assert "nullable=True" in sex  # a missing protected value is its own group, not a bad row
+    config = (fresh / "config/pilot.toml").read_text()
+    assert "[data.csv]\n" in config and 'delimiter = ";"\nencoding = "utf-8-sig"\n' in config
+    assert '"?"]' in config and "[gate]\n" in config and "min_metric = 0.65\n" in config
+    ingested = uv_run(fresh, "churn-pilot", "ingest").stdout
+    assert "270 accepted, 30 unlabeled, 0 quarantined" in ingested, ingested
+    # The fixture generator draws every row from the profile: labeled, inside the contract.
+    uv_run(fresh, "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/test_schema.py")
+
+
+def test_without_a_quality_target_none_is_written(fresh: Path, tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "m.csv", numeric_rows())
+    out = adopt(fresh, str(source), "--label", "y").stdout
+    assert "quality target: not declared (no --min-metric)" in out
+    config = (fresh / "config/pilot.toml").read_text()
+    assert "min_metric" not in config and "[data.csv]" in config
+
+
+def _refusals(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    good = numeric_rows(200)
+    three = [r | {"y": i % 3} for i, r in enumerate(good)]
+    sparse = [r | {"y": "" if i % 4 else r["y"]} for i, r in enumerate(good)]
+    words = [r | {"y": "yes" if r["y"] else "no"} for r in good]
+    return {
+        "binary with three values": (
+            [str(write_csv(tmp / "a.csv", three)), "--label", "y", "--task", "binary"],
+            "error: label 'y': --task binary needs two values; it has 3 (0, 1, 2)"),
+        "unknown positive": (
+            [str(write_csv(tmp / "b.csv", words)), "--label", "y", "--positive", "maybe"],
+            "error: --positive maybe: not a value of label 'y' (no, yes)"),
+        "positive on multiclass": (
+            [str(write_csv(tmp / "c.csv", three)), "--label", "y", "--positive", "1"],
+            "error: --positive 1: label 'y' is multiclass, not binary"),
+        "too few labeled rows": (
+            [str(write_csv(tmp / "d.csv", sparse)), "--label", "y"],
+            "error: label 'y': 50 rows have a label; adopt needs at least 100"),
+        "min-metric out of range": (
+            [str(write_csv(tmp / "e.csv", good)), "--label", "y", "--min-metric", "70"],
+            "error: --min-metric 70.0: the quality target is the task's gate metric, between 0"
+            " and 1"),
+        "protected and not protected": (
+            [str(write_csv(tmp / "f.csv", good)), "--label", "y", "--protected", "x1",
+             "--not-protected", "x1"],
+            "error: --protected x1: also given as --not-protected; choose one"),
+        "unknown not-protected": (
+            [str(write_csv(tmp / "g.csv", good)), "--label", "y", "--not-protected", "afam"],
+            "error: --not-protected afam: no such column (columns: x1, x2, x3, y)"),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["binary with three values", "unknown positive", "positive on multiclass",
+     "too few labeled rows", "min-metric out of range", "protected and not protected",
+     "unknown not-protected"],
+)  # fmt: skip
+def test_real_table_refusals_are_one_line_and_write_nothing(
+    fresh: Path, tmp_path: Path, case: str
+) -> None:
+    args, message = _refusals(tmp_path)[case]
     before = digest(fresh)
     proc = adopt(fresh, *args, check=False)
     assert proc.returncode == 1, proc.stdout

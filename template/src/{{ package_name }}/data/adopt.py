@@ -84,6 +84,7 @@ PROTECTED_NAMES = {
     "maternity": "pregnancy",
     "birth": "age",
     "dob": "age",
+    "bday": "age",
     "handicap": "disability",
     "orientation": "sexual orientation",
     "sexual": "sexual orientation",
