@@ -97,7 +97,10 @@ def generate(profile: dict[str, Any], rows: int, seed: int, end: pd.Timestamp) -
         elif kind == "numeric":
             out[name] = _with_nulls(_numeric(spec, rows, rng), nulls, rng)
         elif kind == "categorical":
-            out[name] = _with_nulls(_categorical(spec, rows, rng), nulls, rng)
+            drawn = _categorical(spec, rows, rng)
+            if spec.get("numeric"):  # a few-valued numeric column (e.g. sex coded 1/2)
+                drawn = drawn.astype(float)
+            out[name] = _with_nulls(drawn, nulls, rng)
         if spec["role"] == "feature":
             features.append(name)
     frame = pd.DataFrame(out)
