@@ -801,11 +801,12 @@ def _key_column(frame: pd.DataFrame, names: dict[str, str], roles: Roles) -> Col
     if key is None:
         return None
     values = frame[key]
-    dupes = int(values.duplicated().sum())
-    if dupes:
-        raise AdoptError(f"key '{key}': not unique ({dupes} duplicate values)")
-    if values.isna().any():
-        raise AdoptError(f"key '{key}': {int(values.isna().sum())} rows have no key")
+    if roles.key is not None:  # a guessed key was proven unique and complete already
+        dupes = int(values.duplicated().sum())
+        if dupes:
+            raise AdoptError(f"key '{key}': not unique ({dupes} duplicate values)")
+        if values.isna().any():
+            raise AdoptError(f"key '{key}': {int(values.isna().sum())} rows have no key")
     dtype = "int" if _kind_of(key, values) == "int" else "str"
     return Column(names[key], key, "key", dtype, unique=True, reason=why, action="key")
 
