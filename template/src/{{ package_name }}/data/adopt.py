@@ -20,6 +20,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from string import Template
+from time import perf_counter
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -232,6 +233,10 @@ class Adoption:
     labels: pd.Series = field(default_factory=lambda: pd.Series(dtype=object), repr=False)
     # Columns whose parsed values replace the text when the file is loaded into SQL.
     loaded: dict[str, pd.Series] = field(default_factory=dict, repr=False)
+    seconds: dict[str, float] = field(default_factory=dict)  # per step: read, decide, load, write
+
+    def timings(self) -> str:
+        return ", ".join(f"{step} {s:.1f} s" for step, s in self.seconds.items())
 
     @property
     def renames(self) -> dict[str, str]:
@@ -1474,8 +1479,11 @@ def adopt(
     """Read, decide, render and write; nothing is written unless every step succeeded."""
     target = check_min_metric(min_metric)
     config, notes = source_config(source, table, kinds, root, local_sql)
+    started = perf_counter()
     frame, fmt = read_table(source, table)
+    read = perf_counter()
     adoption = infer_contract(frame, roles)
+    adoption.seconds = {"read": read - started, "decide": perf_counter() - read}
     adoption.csv, adoption.min_metric = fmt, target
     if fmt is not None:
         notes.insert(
@@ -1504,8 +1512,12 @@ def adopt(
     shown = f"{_safe(source)}#{table}" if table else Path(source).name
     loads = "://" not in source and "files" not in kinds and "sql" in kinds
     if loads and local_sql is not None:  # before the contract: a failed load writes nothing
+        started = perf_counter()
         load_into(local_sql, local_table(source), loadable(frame, adoption))
+        adoption.seconds["load"] = perf_counter() - started
+    started = perf_counter()
     write(adoption, targets, shown, config)
+    adoption.seconds["write"] = perf_counter() - started
     return adoption
 
 
