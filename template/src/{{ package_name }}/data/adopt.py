@@ -346,12 +346,24 @@ def read_csv(path: Path, fmt: CsvFormat) -> pd.DataFrame:
         "low_memory": False,
     }
     frame: pd.DataFrame = pd.read_csv(path, **options)
-    flags = [c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c])]
+    flags = [c for c in frame.columns if _is_flag(frame[c])]
     if flags:
         text = pd.read_csv(path, usecols=flags, dtype=str, **options)
         for c in flags:
             frame[c] = text[c]
     return frame
+
+
+def _is_flag(values: pd.Series) -> bool:
+    """Booleans, or booleans with missing values (pandas keeps those as objects)."""
+    if pd.api.types.is_bool_dtype(values):
+        return True
+    present = values.dropna()
+    return (
+        pd.api.types.is_object_dtype(values)
+        and len(present) > 0
+        and bool(present.map(lambda v: isinstance(v, bool | np.bool_)).all())
+    )
 
 
 def _safe(url: str) -> str:
