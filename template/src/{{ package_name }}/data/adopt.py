@@ -311,8 +311,10 @@ def sniff_csv(path: Path, size: int = 1 << 20) -> CsvFormat:
     delimiter = max(DELIMITERS, key=lambda d: _delimiter_score(sample, d))
     cells: set[str] = set()
     for row in csv.reader(io.StringIO(sample), delimiter=delimiter):
-        cells.update(cell.strip() for cell in row[:])
-    extra = [m for m in NA_EXTRA if m in cells]
+        cells.update(row)
+    # A marker as the file writes it: `, ?` (a space after the delimiter) is the cell " ?".
+    markers = set(NA_DEFAULT + NA_EXTRA)
+    extra = sorted(c for c in cells if c.strip() in markers and c not in NA_DEFAULT)
     return CsvFormat(delimiter, encoding, tuple(NA_DEFAULT + extra))
 
 
@@ -593,14 +595,14 @@ def choose_positive(counts: pd.Series, given: str | None, source: str) -> tuple[
     if len(no) == 1 and not yes:
         other = next(v for v in values if v != no[0])
         return other, f"the other value, '{no[0]}', means no"
-    # The rarer outcome is what a team usually acts on (default, churn, fraud); ties: the
+    # The rarer outcome is what a team usually acts on (default, churn, fraud); a tie: the
     # value that sorts last, as 0/1 labels have always had it.
-    ordered = sorted(values, key=lambda v: (int(counts[v]), [-ord(ch) for ch in str(v)]))
-    share = float(counts[ordered[0]]) / float(counts.sum())
     if counts.nunique() == 1:
         last = sorted(values, key=str)[-1]
         return last, "both values are equally common; the one that sorts last"
-    return ordered[0], f"the minority class, {share:.1%} of labeled rows"
+    minority = min(values, key=lambda v: int(counts[v]))
+    share = float(counts[minority]) / float(counts.sum())
+    return minority, f"the minority class, {share:.1%} of labeled rows"
 
 
 def _label(
