@@ -143,7 +143,9 @@ def test_awkward_table_is_adopted_and_every_command_runs_on_it(fresh: Path, tmp_
             assert str(row[column]) not in written, column
 
     ingested = uv_run(fresh, "churn-pilot", "ingest").stdout
-    assert "ingested 600 rows" in ingested and "600 accepted, 0 quarantined" in ingested
+    assert (
+        "ingested 600 rows" in ingested and "600 accepted, 0 unlabeled, 0 quarantined" in ingested
+    )
     assert "registered churn_pilot version" in uv_run(fresh, "churn-pilot", "train").stdout
     refused = uv_run(fresh, "churn-pilot", "data", "seed", check=False)
     assert refused.returncode == 1 and "seeding would overwrite it" in refused.stderr
@@ -173,7 +175,9 @@ def test_numeric_table_without_key_time_pii_or_protected(fresh: Path, tmp_path: 
     refused = uv_run(fresh, "churn-pilot", "data", "seed", check=False)
     assert refused.returncode == 1 and "seeding would overwrite it" in refused.stderr
     ingested = uv_run(fresh, "churn-pilot", "ingest").stdout
-    assert "ingested 400 rows" in ingested and "400 accepted, 0 quarantined" in ingested
+    assert (
+        "ingested 400 rows" in ingested and "400 accepted, 0 unlabeled, 0 quarantined" in ingested
+    )
     tests = ["tests/test_schema.py", "tests/test_quality.py", "tests/test_ingest.py"]
     uv_run(fresh, "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests, "tests/test_api.py")
 
@@ -436,3 +440,47 @@ def test_real_table_refusals_are_one_line_and_write_nothing(
     assert proc.stderr.strip() == message
     assert proc.stdout == ""
     assert digest(fresh) == before
+
+
+DIALECTS = r"""
+import json, sys, tempfile
+from pathlib import Path
+from churn_pilot.data import adopt as a
+
+tmp = Path(tempfile.mkdtemp())
+rows = ["name,age,flag,note", 'a b,3,TRUE,"x,y"', "c,N/A,,z", "d,#N/A,FALSE,w"]
+out = {}
+for label, sep in {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}.items():
+    path = tmp / f"{label}.csv"
+    text = "\n".join(r.replace(",", sep) if sep != "," else r for r in rows) + "\n"
+    if sep != ",":
+        text = text.replace('"x' + sep + 'y"', "xy")
+    path.write_text(text)
+    frame, fmt = a.read_table(str(path))
+    out[label] = [fmt.delimiter, fmt.encoding, list(fmt.na_values), frame["age"].isna().sum(),
+                  frame["flag"].dropna().tolist(), list(frame.columns)]
+path = tmp / "excel.csv"
+path.write_bytes("\ufeffname;größe\nä;1\nö;2\n".encode("utf-8"))
+out["bom"] = [a.sniff_csv(path).encoding, list(a.read_table(str(path))[0].columns)]
+path.write_bytes("name;größe\nä;1\nö;2\n".encode("cp1252"))
+out["cp1252"] = [a.sniff_csv(path).encoding, a.read_table(str(path))[0]["name"].tolist()]
+path.write_text("age, workclass, income\n39, State-gov, <=50K\n50, ?, >50K\n")
+frame, fmt = a.read_table(str(path))
+out["spaced marker"] = [fmt.na_values[-1], int(frame[" workclass"].isna().sum())]
+json.dump(out, sys.stdout, default=int)
+"""
+
+
+def test_csv_dialects_are_sniffed(pilot: Path) -> None:
+    """Delimiters, a BOM, a legacy encoding and missing markers as real exports write them;
+    booleans keep their text (what ingest and score read from the same file)."""
+    import json
+
+    got = json.loads(uv_run(pilot, "python", "-c", DIALECTS).stdout)
+    for dialect, sep in {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}.items():
+        delimiter, encoding, markers, missing_ages, flags, columns = got[dialect]
+        assert (delimiter, encoding, columns) == (sep, "utf-8", ["name", "age", "flag", "note"])
+        assert markers[-1] == "#N/A" and missing_ages == 2 and flags == ["TRUE", "FALSE"]
+    assert got["bom"] == ["utf-8-sig", ["name", "größe"]]
+    assert got["cp1252"] == ["cp1252", ["ä", "ö"]]
+    assert got["spaced marker"] == [" ?", 1]
