@@ -368,6 +368,18 @@ def _is_flag(values: pd.Series) -> bool:
     )
 
 
+def plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns (R factors, pandas categories) as their plain values: the contract
+    holds the values, and every source reads them back as plain ones."""
+    cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if not cats:
+        return frame
+    out = frame.copy(deep=False)
+    for c in cats:
+        out[c] = out[c].astype(object).where(out[c].notna(), None).infer_objects()
+    return out
+
+
 def _safe(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1@", url)
 
@@ -956,7 +968,7 @@ def infer_contract(frame: pd.DataFrame, roles: Roles) -> Adoption:
     rows; counts, key uniqueness, ranges and category sets on the whole table.
     """
     columns = [str(c) for c in frame.columns]
-    frame = frame.set_axis(columns, axis=1)
+    frame = plain(frame.set_axis(columns, axis=1))
     taken: set[str] = set()
     names = {c: identifier(c, taken) for c in columns}
     roles = _resolve(roles, columns, names)
@@ -1467,7 +1479,7 @@ def load_into(url: str, name: str, frame: pd.DataFrame) -> None:
 def loadable(frame: pd.DataFrame, adoption: Adoption) -> pd.DataFrame:
     """The rows as a SQL table should hold them: what SQLite would store otherwise is not what
     the contract reads back (booleans become 0/1, text dates in a local form stay unparsed)."""
-    out = frame.copy(deep=False)
+    out = plain(frame).copy(deep=False)
     for c in out.columns:
         if pd.api.types.is_bool_dtype(out[c]) or (
             pd.api.types.is_object_dtype(out[c])
