@@ -5,9 +5,11 @@ Each item lists the checks that back it automatically. Kinds of check:
 ``CiJob`` (a CI job whose name or steps match a pattern), ``File`` (a file, or any file of a
 glob, optionally holding a pattern), ``Registry`` (a fact on the champion model version or its
 run), ``Document`` (a governance document with no placeholder left), ``SignOff`` (signed and
-approved), ``AnyOf`` (the best of several alternatives), ``Live`` (a figure only a live pilot
-has: the last `monitor` report, the champion's shadow evidence; until it exists `ready` says
-so and leaves it out of the score, and a breached figure fails the item).
+approved), ``Contract`` (a decision recorded before the first model: the declared quality
+target, the protected-attribute answers), ``AnyOf`` (the best of several alternatives),
+``Live`` (a figure only a live pilot has: the last `monitor` report, the champion's shadow
+evidence; until it exists `ready` says so and leaves it out of the score, and a breached
+figure fails the item).
 An item scores 1 when all its checks hold, 0.5 when its manual test is documented in
 ``governance/manual-tests.md``, 0 otherwise. Keep this table in step with test names.
 """
@@ -55,6 +57,14 @@ class SignOff:
 
 
 @dataclass(frozen=True)
+class Contract:
+    """A decision the owner records before the first model: the quality target
+    (``gate.min_metric``) or the answers to adopt's protected-attribute question."""
+
+    what: Literal["quality-target", "protected-review"]
+
+
+@dataclass(frozen=True)
 class Live:
     what: Literal["live-quality", "shadow"]
 
@@ -64,7 +74,7 @@ class AnyOf:
     checks: tuple[Test | CiJob | File | Registry, ...]
 
 
-Check = Test | CiJob | File | Registry | Document | SignOff | AnyOf | Live
+Check = Test | CiJob | File | Registry | Document | SignOff | AnyOf | Live | Contract
 Section = Literal["data", "model", "infrastructure", "monitoring"]
 SECTIONS: tuple[Section, ...] = ("data", "model", "infrastructure", "monitoring")
 
@@ -318,6 +328,8 @@ DEFINITION_OF_DONE: tuple[Item, ...] = (
             Document("governance/model-card.md"),
             Document("governance/risk-assessment.md"),
             SignOff("governance/sign-off.md"),
+            Contract("quality-target"),
+            Contract("protected-review"),
         ),
     ),
 )

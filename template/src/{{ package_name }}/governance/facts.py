@@ -65,6 +65,8 @@ class Facts:
             "access-control": self.access_control,
             "lineage": self.lineage,
             "rollback": self.rollback,
+            "decisions": self.decisions,
+            "protected-review": self.protected_review,
         }
 
     # the model and its quality
@@ -86,6 +88,9 @@ class Facts:
                 ("task", f"{TASK} (from the data contract)"),
                 ("model family", f"`{family}` ([model/estimators.py]({CODE}/model/estimators.py))"),
                 ("explanations", f"{method_of(family)}, contributions to the {EXPLAINED}"),
+                ("holdout", r.tags.get("holdout", "MISSING: not recorded by this run")),
+                ("fitted on", r.tags.get("train.sample", "MISSING: not recorded by this run")),
+                ("learning curve", _curve(r.metrics) or "not recorded by this run"),
                 ("parameters", params),
             ],
         )
@@ -124,10 +129,19 @@ class Facts:
             for s in quality.slice_metrics(self.settings, test, out)
         ]
         mean = "mean label" if TASK == "regression" else "positive rate"
+        rule = (
+            f"a group's MAE may not be clearly above {1 + gate.max_slice_gap:g} x the overall "
+            f"MAE, nor its mean residual clearly beyond +-{gate.max_slice_gap:g} x the MAE"
+            if TASK == "regression"
+            else f"a group's {metric} may not be clearly below the model's overall figure minus "
+            f"{gate.max_slice_gap:g}"
+        )
         return (
-            f"Held-out rows per value of each categorical feature. A slice of at least "
-            f"{gate.min_slice_rows} rows must reach {metric} {gate.min_slice_metric} "
-            f"(tested by `tests/test_ml_score.py::test_quality_on_every_slice`).\n\n"
+            f"Held-out rows per value of each categorical feature (missing values form the "
+            f"group `missing`). The gate judges the groups of `{', '.join(gate.slices) or '-'}` "
+            f"with at least {gate.min_slice_rows} rows: {rule} (its one-sided "
+            f"{gate.slice_confidence:.0%} bootstrap bound; tested by "
+            f"`tests/test_ml_score.py::test_quality_on_every_slice`).\n\n"
             + _table(("feature", "value", "rows", mean, metric), rows)
         )
 
@@ -190,9 +204,14 @@ class Facts:
 
     def thresholds(self) -> str:
         gov, gate = self.settings.governance, self.settings.gate
+        metric = metrics.gate_metric(gate)
+        target = "not declared" if gate.min_metric is None else f"{gate.min_metric:g}"
         rows = [
             ("decision threshold (binary: P(positive))", self.settings.model.decision_threshold),
-            (f"minimum {metrics.gate_metric(gate)} per slice", gate.min_slice_metric),
+            (f"quality target ({metric}, declared by the owner)", target),
+            ("lead over the baseline: one-sided bound of the paired bootstrap", gate.confidence),
+            ("extra lead over the baseline required", gate.baseline_margin),
+            ("largest gap of a group below the overall figure", gate.max_slice_gap),
             ("minimum rows to judge a slice or group", gate.min_slice_rows),
             ("minimum impact ratio (four-fifths rule)", gov.min_impact_ratio),
             ("readiness threshold (ML Test Score)", gov.readiness_threshold),
@@ -274,7 +293,8 @@ class Facts:
             f"joined to logged decisions by request id, or by key within "
             f"{mon.attribution_window_hours:g} h; `monitor` measures live {metric().name} per "
             f"version, {mon.live_window_hours:g} h window and slice, with a bootstrap 95% "
-            f"interval, and breaches below the gate's floor {gate.min_metric:g} or "
+            f"interval, and breaches below the gate's floor "
+            f"{'(not declared)' if gate.min_metric is None else f'{gate.min_metric:g}'} or "
             f"{mon.live_max_drop:g} under the offline figure once {mon.live_min_rows} decisions "
             f"have outcomes ([monitoring/live.py]({CODE}/monitoring/live.py))."
         )
@@ -309,7 +329,8 @@ class Facts:
         floor = self.settings.gate.min_metric
         rule = (
             f"required: at least {model.shadow_min_rows} shadowed rows, agreement >= "
-            f"{model.shadow_min_agreement:g} (or live quality >= {floor:g}),"
+            f"{model.shadow_min_agreement:g}"
+            f"{'' if floor is None else f' (or live quality >= {floor:g})'},"
             f" shadow p95 latency within the {serving.latency_sla_ms:g} ms SLA"
             if model.require_shadow
             else "recorded when present, not required (`model.require_shadow` is off)"
@@ -390,6 +411,54 @@ class Facts:
             "`rollback` moves the `champion` alias back to the previous version; the service "
             f"reloads it without restart ([model/]({CODE}/model/))."
         )
+
+    # decisions recorded before the first model
+    def decisions(self) -> str:
+        from ..data.roles import PROTECTED_REVIEW
+        from ..model.gate import NOT_DECLARED
+
+        gate = self.settings.gate
+        metric = metrics.gate_metric(gate)
+        target = (
+            f"MISSING: {NOT_DECLARED}. Declare it before the first model is promoted: "
+            "`data adopt ... --min-metric X` or `[gate] min_metric` in config/pilot.toml."
+            if gate.min_metric is None
+            else f"Quality target: {metric} >= {gate.min_metric:g} on the holdout, declared by "
+            "the owner; the gate refuses any model below it."
+        )
+        open_ = sorted(c for c, a in PROTECTED_REVIEW.items() if a == "unanswered")
+        review = (
+            f"MISSING: protected-attribute review unanswered for {', '.join(open_)}: answer with "
+            "`data adopt ... --protected COL` or `--not-protected COL`."
+            if open_
+            else "Every column adopt flagged as a possible protected attribute or proxy is "
+            "answered (see the table)."
+        )
+        return f"{target}\n\n{review}\n\n{self.protected_review()}"
+
+    def protected_review(self) -> str:
+        from ..data.roles import PROTECTED_REVIEW
+        from ..data.schema import PROTECTED_COLUMNS
+
+        if not PROTECTED_REVIEW:
+            return "No column was flagged as a possible protected attribute or proxy."
+        rows = [
+            (f"`{c}`", answer, "fairness slices, never a feature" if c in PROTECTED_COLUMNS
+             else "-")
+            for c, answer in sorted(PROTECTED_REVIEW.items())
+        ]  # fmt: skip
+        return "Protected-attribute review (the data contract's `PROTECTED_REVIEW`):\n\n" + _table(
+            ("column", "answer", "use"), rows
+        )
+
+
+def _curve(logged: dict[str, float]) -> str:
+    points = sorted(
+        (int(k.removeprefix("learning_curve.").removesuffix("pct")), v)
+        for k, v in logged.items()
+        if k.startswith("learning_curve.")
+    )
+    return ", ".join(f"{share}% of the sample: {v:.3f}" for share, v in points)
 
 
 def _label_summary(y: pd.Series) -> str:

@@ -21,7 +21,7 @@ from scipy.stats import ttest_ind
 
 from ..data.schema import CATEGORICAL_FEATURES, PROTECTED_COLUMNS, TASK
 from ..model import metrics
-from ..model.holdout import SliceMetric
+from ..model.holdout import SliceMetric, group_labels
 from ..model.holdout import slice_metrics as _slice_metrics
 from ..settings import ModelSettings, Settings
 
@@ -75,7 +75,7 @@ def _outcomes(out: np.ndarray, threshold: float) -> dict[str, np.ndarray]:
 def _groups(
     column: str, frame: pd.DataFrame, values: np.ndarray, outcome: str, min_rows: int
 ) -> list[GroupRate]:
-    labels = frame[column].astype(str).to_numpy()
+    labels = group_labels(frame[column])  # missing values: their own group, never a crash
     rows: dict[str, np.ndarray] = {g: values[labels == g] for g in sorted(set(labels))}
     judged = {g: v for g, v in rows.items() if len(v) >= min_rows}
     top = max(judged, key=lambda g: float(judged[g].mean()), default=None)

@@ -91,6 +91,8 @@ class Evaluator:
             return self._live(c)
         if isinstance(c, ev.Registry):
             return self._registry(c)
+        if isinstance(c, ev.Contract):
+            return contract_decision(self.settings, c.what)
         if isinstance(c, ev.Document):
             problem = document_problem(self.root / c.path)
             return (
@@ -213,6 +215,31 @@ class Evaluator:
         if manual and not manual.complete:
             note += f"; manual-tests.md#{item.key}: {manual.problem}"
         return ItemResult(item.key, item.title, 0.0, "missing", texts, note, not item.checks)
+
+
+def contract_decision(settings: Settings, what: str) -> CheckResult:
+    """A decision the owner records before the first model (``ev.Contract``)."""
+    from ..model.gate import NOT_DECLARED
+
+    if what == "quality-target":
+        floor = settings.gate.min_metric
+        if floor is None:
+            return CheckResult(
+                "missing", f"{NOT_DECLARED} (data adopt --min-metric X, or [gate] min_metric)"
+            )
+        return CheckResult("automated", f"quality target declared: gate.min_metric = {floor:g}")
+    from ..data.roles import PROTECTED_REVIEW
+
+    open_ = sorted(c for c, answer in PROTECTED_REVIEW.items() if answer == "unanswered")
+    if open_:
+        return CheckResult(
+            "missing",
+            "protected-attribute review unanswered: " + ", ".join(open_)
+            + " (data adopt --protected COL / --not-protected COL)",
+        )  # fmt: skip
+    return CheckResult(
+        "automated", f"protected-attribute review answered ({len(PROTECTED_REVIEW)} columns)"
+    )
 
 
 def score_readiness(settings: Settings, root: Path = PROJECT_ROOT) -> Readiness:

@@ -1,8 +1,9 @@
 """Measure a registered version for the gate: holdout metric, baseline, slices, champion.
 
-Every model is scored on the same holdout: the split training used (same seed) of the
-processed data that ``ingest`` wrote. The version's ``data_sha256`` tag shows whether that
-is the data it was trained from; the gate refuses otherwise.
+Every model is scored on the same holdout: the split training used (same seed, or the latest
+rows by time; ``model/holdout.py``) of the processed data that ``ingest`` wrote. The
+version's ``data_sha256`` tag shows whether that is the data it was trained from; the gate
+refuses otherwise.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import pandas as pd
 from ..data.schema import FEATURES, LABEL
 from ..features import feature_frame
 from ..settings import Settings
-from . import metrics
+from . import bootstrap, metrics
 from .gate import Evaluation, SliceScore, Verdict, judge
-from .holdout import data_hash, predict, slice_metrics, split
+from .holdout import data_hash, describe_split, group_labels, predict, split, split_text
 from .registry import RegistryError, find_alias, get_version, load_pipeline
 
 
@@ -34,14 +35,36 @@ def processed_frame(settings: Settings) -> pd.DataFrame:
 def slice_scores(
     settings: Settings, rows: pd.DataFrame, out_: np.ndarray, metric: str
 ) -> dict[str, dict[str, SliceScore]]:
-    """Per gate slice column, each group's rows and metric (None under ``min_slice_rows``)."""
+    """Per gate slice column, each group's figure with its bootstrap bounds (None under
+    ``min_slice_rows``). Classification: the gate metric. Regression: the group's MAE and
+    mean residual, each relative to the model's overall MAE."""
     missing = [c for c in settings.gate.slices if c not in rows.columns]
     if missing:
         raise RegistryError(f"setting APP_GATE__SLICES: column '{missing[0]}' is not in the data")
-    threshold, min_rows = settings.model.decision_threshold, settings.gate.min_slice_rows
-    out: dict[str, dict[str, SliceScore]] = {c: {} for c in settings.gate.slices}
-    for s in slice_metrics(rows, out_, settings.gate.slices, metric, threshold, min_rows):
-        out[s.column][s.value] = SliceScore(s.rows, s.metric)
+    gate, threshold = settings.gate, settings.model.decision_threshold
+    level, seed = gate.slice_confidence, settings.model.seed
+    y_all = metrics.label(rows).to_numpy()
+    residual = y_all - out_ if metrics.CLASSES is None else None
+    overall_mae = float(np.mean(np.abs(residual))) if residual is not None else 0.0
+    out: dict[str, dict[str, SliceScore]] = {c: {} for c in gate.slices}
+    for column in gate.slices:
+        labels = group_labels(rows[column])
+        for group in sorted(set(labels.tolist())):
+            mask = labels == group
+            n = int(mask.sum())
+            if n < gate.min_slice_rows:
+                out[column][group] = SliceScore(n, None)
+            elif residual is None:
+                f = bootstrap.metric_figure(metric, y_all[mask], out_[mask], threshold, level, seed)
+                out[column][group] = SliceScore(n, f.value, f.low, f.high)
+            elif overall_mae > 0:
+                err = bootstrap.mean_figure(np.abs(residual[mask]) / overall_mae, level)
+                bias = bootstrap.mean_figure(residual[mask] / overall_mae, level)
+                out[column][group] = SliceScore(
+                    n, err.value, err.low, err.high, bias.value, bias.low, bias.high
+                )
+            else:  # a perfect model: no error to compare
+                out[column][group] = SliceScore(n, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0)
     return out
 
 
@@ -65,6 +88,21 @@ def evaluate_version(
     baseline = metrics.baseline(feature_frame(train_rows), metrics.label(train_rows))
     baseline_out = metrics.output(baseline, feature_frame(test_rows))
 
+    lead_low = bootstrap.lead_lower_bound(
+        metric,
+        y_test.to_numpy(),
+        out,
+        baseline_out,
+        threshold,
+        settings.gate.confidence,
+        settings.model.seed,
+    )
+
+    candidate_fig = bootstrap.metric_figure(
+        metric, y_test.to_numpy(), out, threshold, settings.gate.confidence, settings.model.seed
+    )
+    null_tag = ref.tags.get("null_metric")
+
     champion_ref = find_alias(settings, settings.model.champion_alias)
     champion: float | None = None
     if champion_ref is not None:
@@ -84,5 +122,11 @@ def evaluate_version(
         slices=slice_scores(settings, test_rows, out, metric),
         same_data=ref.tags.get("data_sha256") == data_hash(frame),
         holdout_rows=len(test_rows),
+        lead_low=lead_low,
+        confidence=settings.gate.confidence,
+        slice_figure="metric" if metrics.CLASSES is not None else "error",
+        holdout=split_text(describe_split(train_rows, test_rows)),
+        null=float(null_tag) if null_tag else None,
+        candidate_low=candidate_fig.low,
     )
     return judge(evaluation, settings.gate)

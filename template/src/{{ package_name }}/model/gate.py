@@ -1,11 +1,21 @@
 """The validation gate: pure checks over measured numbers, returning a verdict with every number.
 
-A challenger passes when it (1) beats the task's baseline (class priors, or the mean for
-regression; ``model/metrics.py``) by a margin, (2) meets the
-absolute floor, (3) meets the floor in every judged group of every slice column, with at
-most ``max_slice_gap`` between the best and the worst group, (4) is not worse than the
-champion beyond a tolerance, and (5) was measured on the data it was trained from (so the
-holdout really was held out). Thresholds come from ``settings.gate``.
+A challenger passes when it
+(1) beats the task's baseline (class priors, or the mean for regression; ``model/metrics.py``)
+by more than the holdout's own noise: the one-sided lower bound of a paired bootstrap of
+(model - baseline) is above ``baseline_margin`` (0 unless the owner wants a lead);
+(signal) clearly beats the permutation null, the same estimator trained on the same rows with
+permuted labels (a model can beat the baseline by chance when its random direction leans on
+strong features; ``model/train.py``);
+(2) meets the quality target the owner declared (``min_metric``; not declared: reported,
+not judged);
+(3) has no group of a slice column clearly worse than its own overall figure (the group's
+bootstrap bound beyond ``max_slice_gap``; classification by the gate metric, regression by
+error and bias relative to the overall MAE, never by within-group R², which mostly measures
+how spread out a group's labels are);
+(4) is not worse than the champion beyond a tolerance; and
+(5) was measured on the data it was trained from (so the holdout really was held out).
+Thresholds come from ``settings.gate``.
 """
 
 from __future__ import annotations
@@ -15,11 +25,24 @@ from typing import Any
 
 from ..settings import GateSettings
 
+NOT_DECLARED = "quality target not declared"
+
 
 @dataclass(frozen=True)
 class SliceScore:
+    """One group of a slice column on the holdout. ``value`` is the gate metric
+    (classification) or the MAE relative to the overall MAE (regression), with its bootstrap
+    bounds; ``bias`` (regression) is the mean residual (label - prediction) relative to the
+    overall MAE. None: the group is under ``min_slice_rows`` (or the figure is undefined),
+    reported but not judged."""
+
     rows: int
-    value: float | None  # None: too few rows or one class / value, reported but not judged
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    bias: float | None = None
+    bias_low: float | None = None
+    bias_high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +59,16 @@ class Evaluation:
     slices: dict[str, dict[str, SliceScore]] = field(default_factory=dict)
     same_data: bool = True
     holdout_rows: int = 0
+    # one-sided lower bound of (candidate - baseline), paired bootstrap; None: not measured
+    lead_low: float | None = None
+    confidence: float = 0.99
+    # what slices are compared with: "metric" (classification) or "error" (regression)
+    slice_figure: str = "metric"
+    holdout: str = ""  # how the holdout was taken (random split, or the latest rows by time)
+    # the permutation null's metric (train's ``null_metric`` tag) and the candidate's own
+    # one-sided lower bound (bootstrap); None: not measured (versions trained before)
+    null: float | None = None
+    candidate_low: float | None = None
 
 
 @dataclass(frozen=True)
@@ -73,65 +106,113 @@ class Verdict:
         }
 
 
-def _slice_checks(column: str, groups: dict[str, SliceScore], gate: GateSettings) -> list[Check]:
-    judged = {g: s.value for g, s in groups.items() if s.value is not None}
+def _baseline_check(ev: Evaluation, gate: GateSettings) -> Check:
+    m, lead = ev.metric, ev.candidate - ev.baseline
+    margin = gate.baseline_margin
+    head = f"{m} {ev.candidate:.3f} vs {ev.baseline_name} {ev.baseline:.3f} (lead {lead:+.3f}"
+    if ev.lead_low is None:  # no interval measured: the point lead must clear the margin
+        passed = lead > margin
+        return Check(
+            "baseline", passed, lead, margin, f"{head}) {'>' if passed else '<='} {margin:.3f}"
+        )
+    passed = ev.lead_low > margin
+    return Check(
+        "baseline",
+        passed,
+        ev.lead_low,
+        margin,
+        f"{head}; {ev.confidence:.0%} lower bound {ev.lead_low:+.3f} on {ev.holdout_rows}"
+        f" holdout rows {'>' if passed else '<='} {margin:.3f})",
+    )
+
+
+def _signal_check(ev: Evaluation) -> Check:
+    """The model clearly beats the same estimator trained on permuted labels (train.py)."""
+    if ev.null is None or ev.candidate_low is None:
+        return Check("signal", True, None, None, "permutation null not measured for this version")
+    passed = ev.candidate_low > ev.null
+    return Check(
+        "signal",
+        passed,
+        ev.candidate_low,
+        ev.null,
+        f"{ev.metric} {ev.candidate:.3f} ({ev.confidence:.0%} lower bound {ev.candidate_low:.3f})"
+        f" {'>' if passed else '<='} {ev.null:.3f} of the same estimator on permuted labels"
+        + ("" if passed else ": the labels taught this model nothing it would not learn by chance"),
+    )
+
+
+def _absolute_check(ev: Evaluation, gate: GateSettings) -> Check:
+    m, floor = ev.metric, gate.min_metric
+    if floor is None:
+        return Check(
+            "absolute",
+            True,
+            ev.candidate,
+            None,
+            f"{NOT_DECLARED} (data adopt --min-metric, or [gate] min_metric): not judged",
+        )
+    passed = ev.candidate >= floor
+    return Check(
+        "absolute",
+        passed,
+        ev.candidate,
+        floor,
+        f"{m} {ev.candidate:.3f} {'>=' if passed else '<'} declared target {floor:.3f}",
+    )
+
+
+def _slice_checks(ev: Evaluation, column: str, groups: dict[str, SliceScore], gate: GateSettings
+                  ) -> list[Check]:  # fmt: skip
+    judged = {g: s for g, s in groups.items() if s.value is not None}
+    small = sorted(g for g, s in groups.items() if s.value is None)
+    not_judged = f"; not judged (< {gate.min_slice_rows} rows): {', '.join(small)}" if small else ""
     if not judged:
-        note = f"no group has {gate.min_slice_rows}+ rows with the metric defined; not judged"
-        return [Check(f"slice {column}", True, None, gate.min_slice_metric, note)]
-    worst_group = min(judged, key=lambda g: judged[g])
-    worst = judged[worst_group]
-    low = sorted(g for g, v in judged.items() if v < gate.min_slice_metric)
-    checks = [
-        Check(
-            f"slice {column}",
-            not low,
-            worst,
-            gate.min_slice_metric,
-            f"groups below {gate.min_slice_metric:.3f}: "
-            + ", ".join(f"{g}={judged[g]:.3f}" for g in low)
-            if low
-            else f"worst group {worst_group}={worst:.3f} >= {gate.min_slice_metric:.3f}",
+        note = f"no group has {gate.min_slice_rows}+ rows with the figure defined; not judged"
+        return [Check(f"slice {column}", True, None, None, note)]
+    gap = gate.max_slice_gap
+    if ev.slice_figure == "error":
+        return [_error_check(column, judged, gap, not_judged)]
+    bar = ev.candidate - gap
+    low = sorted(g for g, s in judged.items() if s.high is not None and s.high < bar)
+    worst = min(judged, key=lambda g: judged[g].value or 0.0)
+    if low:
+        detail = f"groups clearly below overall {ev.metric} {ev.candidate:.3f} - gap {gap:.3f}: "
+        detail += ", ".join(f"{g}={judged[g].value:.3f} (upper {judged[g].high:.3f})" for g in low)
+    else:
+        detail = (
+            f"no group clearly below overall {ev.candidate:.3f} - gap {gap:.3f} = {bar:.3f}"
+            f" (worst {worst}={judged[worst].value:.3f})"
         )
-    ]
-    if len(judged) >= 2:
-        best_group = max(judged, key=lambda g: judged[g])
-        gap = judged[best_group] - worst
-        checks.append(
-            Check(
-                f"slice gap {column}",
-                gap <= gate.max_slice_gap,
-                gap,
-                gate.max_slice_gap,
-                f"{best_group}={judged[best_group]:.3f} - {worst_group}={worst:.3f} = {gap:.3f}"
-                f" {'<=' if gap <= gate.max_slice_gap else '>'} {gate.max_slice_gap:.3f}",
-            )
-        )
-    return checks
+    return [Check(f"slice {column}", not low, judged[worst].value, bar, detail + not_judged)]
+
+
+def _error_check(column: str, judged: dict[str, SliceScore], gap: float, note: str) -> Check:
+    """Regression: a group fails when its MAE is clearly above (1 + gap) x the overall MAE,
+    or its mean residual is clearly beyond +-gap x the overall MAE (systematic bias)."""
+    bad = []
+    for g, s in sorted(judged.items()):
+        if s.low is not None and s.low > 1 + gap:
+            bad.append(f"{g} error {s.value:.2f}x overall (lower {s.low:.2f})")
+        if (s.bias_low is not None and s.bias_low > gap) or (
+            s.bias_high is not None and s.bias_high < -gap
+        ):
+            bad.append(f"{g} bias {s.bias:+.2f} x overall MAE")
+    worst = max(judged, key=lambda g: judged[g].value or 0.0)
+    detail = (
+        "groups clearly off: " + "; ".join(bad)
+        if bad
+        else f"no group clearly above {1 + gap:.2f}x the overall MAE or biased beyond"
+        f" +-{gap:.2f} x MAE (worst {worst} {judged[worst].value:.2f}x)"
+    )
+    return Check(f"slice {column}", not bad, judged[worst].value, 1 + gap, detail + note)
 
 
 def judge(ev: Evaluation, gate: GateSettings) -> Verdict:
     m = ev.metric
-    floor = ev.baseline + gate.baseline_margin
-    checks = [
-        Check(
-            "baseline",
-            ev.candidate >= floor,
-            ev.candidate,
-            floor,
-            f"{m} {ev.candidate:.3f} {'>=' if ev.candidate >= floor else '<'} {floor:.3f}"
-            f" ({ev.baseline_name} {ev.baseline:.3f} + margin {gate.baseline_margin:.3f})",
-        ),
-        Check(
-            "absolute",
-            ev.candidate >= gate.min_metric,
-            ev.candidate,
-            gate.min_metric,
-            f"{m} {ev.candidate:.3f} {'>=' if ev.candidate >= gate.min_metric else '<'}"
-            f" minimum {gate.min_metric:.3f}",
-        ),
-    ]
+    checks = [_baseline_check(ev, gate), _signal_check(ev), _absolute_check(ev, gate)]
     for column, groups in ev.slices.items():
-        checks.extend(_slice_checks(column, groups, gate))
+        checks.extend(_slice_checks(ev, column, groups, gate))
     if ev.champion is None:
         checks.append(Check("champion", True, None, None, "no champion yet"))
     else:

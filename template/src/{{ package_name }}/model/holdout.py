@@ -1,29 +1,43 @@
 """The holdout and its slices: one definition for training, the gate and governance.
 
 Training fits on one part and logs metrics on the other; the gate judges every version on
-that same other part (same seed, size and stratification); the model card and the ML Test
-Score tests report slices computed here, so a reviewer reads the figures the gate held to a
-threshold.
+that same other part; the model card and the ML Test Score tests report slices computed
+here, so a reviewer reads the figures the gate held to a threshold.
+
+With a time column (``TIME`` in the contract) the holdout is the latest ``test_size`` share
+of the rows by time: production always scores the future, so the gate judges a model on
+rows later than any it learned from. Ties are broken by the table's row order (a stable
+sort), so the same table always splits the same way. Without one: a seeded random split,
+stratified by class when every class has at least two rows.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from ..data.schema import TASK
+from ..data.schema import TASK, TIME
 from ..features import feature_frame
 from ..settings import ModelSettings
 from . import metrics
 
+MISSING_GROUP = "missing"  # the group of rows whose slice / protected value is missing
+
 
 def split(model: ModelSettings, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Training and holdout rows; the gate judges every model on the same holdout."""
+    if TIME is not None and TIME in frame.columns and len(frame) >= 2:
+        order = np.argsort(pd.to_datetime(frame[TIME]).to_numpy(), kind="stable")
+        n_test = min(len(frame) - 1, max(1, math.ceil(len(frame) * model.test_size)))
+        cut = len(frame) - n_test
+        return frame.iloc[order[:cut]], frame.iloc[order[cut:]]
     train_rows, test_rows = train_test_split(
         frame,
         test_size=model.test_size,
@@ -37,16 +51,60 @@ def holdout(model: ModelSettings, frame: pd.DataFrame) -> pd.DataFrame:
     return split(model, frame)[1]
 
 
+def describe_split(train_rows: pd.DataFrame, test_rows: pd.DataFrame) -> dict[str, Any]:
+    """How the holdout was taken, for lineage, the gate's record and the model card."""
+    out: dict[str, Any] = {"training_part_rows": len(train_rows), "holdout_rows": len(test_rows)}
+    if TIME is not None and TIME in test_rows.columns and len(test_rows):
+        times = pd.to_datetime(test_rows[TIME])
+        out |= {
+            "kind": "time",
+            "time_column": TIME,
+            "boundary": str(times.min()),
+            "latest": str(times.max()),
+            "training_latest": str(pd.to_datetime(train_rows[TIME]).max()),
+        }
+    else:
+        out["kind"] = "stratified random" if TASK != "regression" else "random"
+    return out
+
+
+def split_text(info: dict[str, Any]) -> str:
+    """One line for a person: what the holdout is."""
+    if info.get("kind") == "time":
+        return (
+            f"latest {info['holdout_rows']} rows by {info['time_column']}, from"
+            f" {info['boundary']} (training rows up to {info['training_latest']})"
+        )
+    return f"{info.get('kind', 'random')} split, {info.get('holdout_rows', '?')} rows"
+
+
 def predict(pipeline: Pipeline, frame: pd.DataFrame) -> np.ndarray:
     """The model's output for contract rows (``model/metrics.py`` says what it is per task)."""
     return metrics.output(pipeline, feature_frame(frame))
 
 
 def data_hash(frame: pd.DataFrame) -> str:
-    """Hash of the rows' text form: independent of row labels and of storage dtypes."""
-    canonical = frame[sorted(frame.columns)].astype(str)
-    hashed = pd.util.hash_pandas_object(canonical, index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()
+    """Hash of the rows' values: independent of row labels, column order and of storage
+    dtypes (numbers hash by value as float64, everything else by its text), computed on the
+    columns as they are; no text copy of the whole frame."""
+    parts = []
+    for name in sorted(frame.columns):
+        column = frame[name]
+        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+            values: pd.Series = column.astype("float64")
+        else:
+            values = column.astype(object).where(column.notna(), None).astype(str)
+        parts.append(pd.util.hash_pandas_object(values, index=False).to_numpy())
+    hashed = np.column_stack(parts) if parts else np.zeros((len(frame), 0), dtype=np.uint64)
+    return hashlib.sha256(np.ascontiguousarray(hashed).tobytes()).hexdigest()
+
+
+def group_labels(values: pd.Series) -> np.ndarray:
+    """Each row's group as text, missing values as their own group (``missing``): a slice
+    or protected column with gaps never mixes floats with text, never drops rows."""
+    out = values.astype(object).astype(str).to_numpy(dtype=object)
+    out[values.isna().to_numpy()] = MISSING_GROUP
+    return out
 
 
 @dataclass(frozen=True)
@@ -78,9 +136,9 @@ def slice_metrics(
     y_all = metrics.label(rows)
     result = []
     for column in columns:
-        values = rows[column].astype(str)
-        for value in sorted(values.unique()):
-            mask = (values == value).to_numpy()
+        values = group_labels(rows[column])
+        for value in sorted(set(values.tolist())):
+            mask = values == value
             y, n = y_all[mask], int(mask.sum())
             score = metrics.metric_value(metric, y, out[mask], threshold) if n >= min_rows else None
             result.append(SliceMetric(column, value, n, _label_mean(y), score))

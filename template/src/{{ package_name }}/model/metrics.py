@@ -3,7 +3,7 @@ governance and serving.
 
 The contract's ``TASK`` decides. A model's *output* for rows is:
 
-- ``binary``: the probability of the positive class (the label's last allowed value), (n,);
+- ``binary``: the probability of the positive class (the contract's ``POSITIVE``), (n,);
 - ``multiclass``: the probability of each class in ``CLASSES`` order, (n, k);
 - ``regression``: the predicted value, (n,).
 
@@ -22,24 +22,41 @@ from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.metrics import (
     accuracy_score,
     f1_score,
-    log_loss,
     mean_absolute_error,
     mean_squared_error,
     r2_score,
     roc_auc_score,
 )
 
+from ..data.roles import POSITIVE
 from ..data.schema import LABEL, TASK, PilotSchema
 from ..settings import GateSettings
 
 
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
 def label_classes() -> list[Any] | None:
-    """The classes a classifier predicts (sorted, as scikit-learn orders them); None: regression."""
+    """The classes a classifier predicts, in the label's own values; None: regression.
+
+    Multiclass: sorted, as scikit-learn orders them. Binary: ``[negative, POSITIVE]``, so the
+    model's output is always P(POSITIVE) whichever value sorts first (``yes``/``no``,
+    ``<=50K``/``>50K``, 0/1).
+    """
     if TASK == "regression":
         return None
     for check in PilotSchema.to_schema().columns[LABEL].checks:
         if check.name == "isin":
-            return sorted(check.statistics["allowed_values"])
+            values = sorted(_plain(v) for v in check.statistics["allowed_values"])
+            if TASK != "binary":
+                return values
+            if len(values) != 2 or POSITIVE not in values:
+                raise ValueError(
+                    f"data contract: the binary label '{LABEL}' needs two allowed values, one"
+                    f" of them POSITIVE ({POSITIVE!r}); it allows {values}"
+                )
+            return [next(v for v in values if v != POSITIVE), POSITIVE]
     raise ValueError(f"data contract: the {TASK} label '{LABEL}' needs an isin=[...] check")
 
 
@@ -73,9 +90,33 @@ def gate_metric(gate: GateSettings) -> str:
 
 
 def label(frame: pd.DataFrame) -> pd.Series:
-    """The label as the task needs it (coerced by the contract; numbers for regression)."""
+    """The label as the task needs it: numbers for regression; for classes, the classes' own
+    type (int64 or text), never pandas' object dtype holding numbers, which scikit-learn reads
+    as an "unknown" target next to typed predictions."""
     y = frame[LABEL]
-    return y.astype(float) if TASK == "regression" else y
+    if CLASSES is None:
+        return y.astype(float)
+    return y.astype(_CLASS_DTYPE)
+
+
+def class_array(values: Any) -> np.ndarray:
+    """Classes as a typed array (int64 for integer classes, text otherwise): the dtype that
+    ``label`` gives the truth, so every comparison and metric sees one kind of target."""
+    typed: np.ndarray = np.asarray(values).astype(_CLASS_DTYPE)
+    return typed
+
+
+def _class_dtype() -> Any:
+    if CLASSES is None:
+        return float
+    if all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in CLASSES):
+        return np.int64
+    if all(isinstance(c, (bool, np.bool_)) for c in CLASSES):
+        return bool
+    return str
+
+
+_CLASS_DTYPE = _class_dtype()
 
 
 def output(model: Any, x: pd.DataFrame) -> np.ndarray:
@@ -93,9 +134,13 @@ def decide(out: np.ndarray, threshold: float) -> np.ndarray:
     """The decision per row: the class (threshold on the positive probability) or the value."""
     if CLASSES is None:
         return out
+    classes = class_array(CLASSES)
     if TASK == "binary":
-        return np.asarray(np.where(out >= threshold, CLASSES[1], CLASSES[0]))
-    return np.asarray(np.asarray(CLASSES, dtype=object)[np.argmax(out, axis=1)])
+        index = (np.asarray(out) >= threshold).astype(np.intp)
+    else:
+        index = np.argmax(out, axis=1)
+    picked: np.ndarray = classes[index]
+    return picked
 
 
 def monitored(out: np.ndarray, threshold: float) -> list[Any]:
@@ -103,10 +148,6 @@ def monitored(out: np.ndarray, threshold: float) -> list[Any]:
     if TASK == "multiclass":
         return [_plain(c) for c in decide(out, threshold)]
     return [float(v) for v in out]
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 def metrics_for(
@@ -126,7 +167,7 @@ def reported() -> tuple[str, ...]:
 
 
 def metric_value(
-    metric: str, y: Sequence[Any] | pd.Series, out: np.ndarray, threshold: float
+    metric: str, y: Sequence[Any] | pd.Series | np.ndarray, out: np.ndarray, threshold: float
 ) -> float | None:
     """One metric, or None when it is undefined for these rows (e.g. AUC of one class)."""
     return _metric(metric, np.asarray(y), out, threshold)
@@ -135,6 +176,8 @@ def metric_value(
 def _metric(metric: str, y: np.ndarray, out: np.ndarray, threshold: float) -> float | None:
     if len(y) == 0:
         return None
+    if CLASSES is not None:
+        y = class_array(y)
     if CLASSES is None:
         if metric == "r2":
             return float(r2_score(y, out)) if len(y) >= 2 and np.ptp(y) > 0 else None
@@ -147,8 +190,14 @@ def _metric(metric: str, y: np.ndarray, out: np.ndarray, threshold: float) -> fl
     if metric == "accuracy":
         return float(accuracy_score(y, decided))
     if metric == "log_loss":
-        proba = np.column_stack([1 - out, out]) if TASK == "binary" else out
-        return float(log_loss(y, np.clip(proba, 1e-15, 1), labels=CLASSES))
+        # the probability given to each row's true class, columns in CLASSES order (not the
+        # sorted order scikit-learn's log_loss would assume for its labels)
+        if TASK == "binary":
+            p_true = np.where(y == CLASSES[1], out, 1 - out)
+        else:
+            index = {c: i for i, c in enumerate(class_array(CLASSES).tolist())}
+            p_true = out[np.arange(len(y)), [index[v] for v in y.tolist()]]
+        return float(-np.mean(np.log(np.clip(p_true, 1e-15, 1))))
     if TASK == "binary":
         positive = y == CLASSES[1]
         if metric == "roc_auc":
@@ -169,5 +218,9 @@ def baseline(x_train: pd.DataFrame, y_train: pd.Series) -> Any:
 
 
 def stratify(frame: pd.DataFrame) -> pd.Series | None:
-    """Split on the label's classes so every class is in both parts (not for regression)."""
-    return None if CLASSES is None else frame[LABEL]
+    """Split on the label's classes so every class is in both parts (not for regression, nor
+    when a class has a single row, which no stratified split can put in both parts)."""
+    if CLASSES is None:
+        return None
+    y = label(frame)
+    return y if len(y) and int(y.value_counts().min()) >= 2 else None

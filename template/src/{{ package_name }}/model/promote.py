@@ -55,12 +55,13 @@ class ShadowEvidence:
         if self.rows < m.shadow_min_rows:
             out.append(f"{self.rows} shadowed rows < {m.shadow_min_rows} required")
         agreed = self.agreement is not None and self.agreement >= m.shadow_min_agreement
-        good = self.live_quality is not None and self.live_quality >= settings.gate.min_metric
+        floor = settings.gate.min_metric  # None: no declared target to be good against
+        good = self.live_quality is not None and floor is not None and self.live_quality >= floor
         if self.rows and not agreed and not good:
             shown = "none" if self.agreement is None else f"{self.agreement:.3f}"
+            target = "no quality target declared" if floor is None else f">= {floor:g}"
             out.append(
-                f"agreement {shown} < {m.shadow_min_agreement:g} and no live quality"
-                f" >= {settings.gate.min_metric:g}"
+                f"agreement {shown} < {m.shadow_min_agreement:g} and no live quality ({target})"
             )
         if self.p95_latency_ms is not None and self.p95_latency_ms > sla:
             out.append(f"shadow p95 latency {self.p95_latency_ms:.1f} ms > SLA {sla:g} ms")

@@ -181,6 +181,18 @@ def _link(margin: np.ndarray) -> np.ndarray:
     return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))
 
 
+def _sign(model: Any) -> float:
+    """+1, or -1 for a binary model whose classes_ (sorted by scikit-learn) put the contract's
+    POSITIVE first: its margin is the log-odds of the negative class, so it is negated to
+    read as the log-odds of POSITIVE (``metrics.CLASSES`` is ``[negative, POSITIVE]``)."""
+    classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
+    if CLASSES is None or classes == CLASSES:
+        return 1.0
+    if TASK == "binary" and classes == CLASSES[::-1]:
+        return -1.0
+    raise ValueError("the model's classes differ from the contract's: retrain it")
+
+
 def _explained(margin: np.ndarray) -> np.ndarray:
     """Which margin column each row's explanation is about (the predicted class)."""
     if margin.shape[1] == 1:
@@ -194,10 +206,9 @@ class LinearScorer:
     def __init__(self, pipeline: Pipeline) -> None:
         model = pipeline.named_steps["model"]
         self.inputs = Inputs(pipeline.named_steps["features"])
-        self._coef = np.atleast_2d(np.asarray(model.coef_, dtype=float))  # (k', d)
-        self._intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=float))  # (k',)
-        if list(getattr(model, "classes_", CLASSES or [])) != (CLASSES or []):
-            raise ValueError("the model's classes differ from the contract's: retrain it")
+        sign = _sign(model)
+        self._coef = sign * np.atleast_2d(np.asarray(model.coef_, dtype=float))  # (k', d)
+        self._intercept = sign * np.atleast_1d(np.asarray(model.intercept_, dtype=float))
 
     def score(self, rows: Sequence[Mapping[str, Any]]) -> Scores:
         return self._scores(self.inputs.matrix(rows))
@@ -222,11 +233,10 @@ class TreeScorer:
         model = pipeline.named_steps["model"]
         self.inputs = Inputs(pipeline.named_steps["features"])
         self._booster = model.booster_
-        if CLASSES is not None and list(model.classes_) != CLASSES:
-            raise ValueError("the model's classes differ from the contract's: retrain it")
-        # Random-forest mode sums its trees' raw scores; the model averages them.
+        # Random-forest mode sums its trees' raw scores; the model averages them. The sign
+        # turns a binary margin into the log-odds of POSITIVE (``_sign``).
         rf = self._booster.params.get("boosting", model.boosting_type) == "rf"
-        self._scale = 1.0 / self._booster.current_iteration() if rf else 1.0
+        self._scale = (1.0 / self._booster.current_iteration() if rf else 1.0) * _sign(model)
         self._k = 1 if TASK != "multiclass" else len(CLASSES or [])
 
     def score(self, rows: Sequence[Mapping[str, Any]]) -> Scores:
@@ -236,8 +246,8 @@ class TreeScorer:
         x = self.inputs.frame_matrix(frame)
         # Boosting's raw score is the margin itself (random-forest mode's is not: it needs
         # the contributions' sum, scaled).
-        if not explain and self._scale == 1.0 and len(x):
-            raw = self._booster.predict(x, raw_score=True, num_threads=1)
+        if not explain and abs(self._scale) == 1.0 and len(x):
+            raw = self._booster.predict(x, raw_score=True, num_threads=1) * self._scale
             margin = np.asarray(raw).reshape(len(x), self._k)
             return Scores(_link(margin), np.zeros((len(x), 0)), np.zeros(len(x)))
         return self._scores(x)

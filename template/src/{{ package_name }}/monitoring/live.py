@@ -195,7 +195,11 @@ def _judge(
     if value is None:
         return out
     where = f"version {version} live {m.name}{scope} {value:.3f}"
-    if gate_metric(gate) == m.name and _below(m, value, gate.min_metric):
+    if (
+        gate_metric(gate) == m.name
+        and gate.min_metric is not None
+        and _below(m, value, gate.min_metric)
+    ):
         out.append(f"{where} below the gate's floor {gate.min_metric:.3f}")
     if offline is not None:
         bar = (
@@ -209,11 +213,15 @@ def _judge(
                 f"{where} fell from offline {offline:.3f} by more than {mon.live_max_drop:g}"
             )
     if gate_metric(gate) == m.name:
+        # as the gate judges slices: a group clearly below the overall figure minus the gap
+        slice_bar = value - gate.max_slice_gap
         for f in slices:
-            if f.value is not None and _below(m, f.value, gate.min_slice_metric):
+            clear = f.high if f.high is not None else f.value
+            if f.value is not None and clear is not None and _below(m, clear, slice_bar):
                 out.append(
                     f"version {version} slice {f.column}={f.group} live {m.name} {f.value:.3f}"
-                    f" below {gate.min_slice_metric:.3f} ({f.rows} rows)"
+                    f" clearly below overall {value:.3f} - gap {gate.max_slice_gap:g}"
+                    f" ({f.rows} rows)"
                 )
     return out
 
