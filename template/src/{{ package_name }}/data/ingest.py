@@ -11,23 +11,45 @@ table. Outputs are written to temporary names and renamed, so readers never see 
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .. import atomic
 from ..settings import DataSettings, Settings
 from .errors import DataError
-from .lineage import Lineage, content_hash
+from .lineage import ContentHash, Lineage, content_hash
 from .privacy import apply_pii_policy, pii_policy
-from .quality import FAILED, SOURCE, Split, conform, split_cross_source_duplicates, split_labeled
-from .schema import RENAMES, TIME
+from .quality import (
+    FAILED,
+    SOURCE,
+    Split,
+    conform,
+    label_missing,
+    split_cross_source_duplicates,
+    split_labeled,
+)
+from .schema import KEY, RENAMES, TIME
 from .sources import Source, open_sources, seed_sources
 
-__all__ = ["DataError", "IngestResult", "SourceBatch", "ingest", "read_batch", "seed", "seed_frame"]
+__all__ = [
+    "DataError",
+    "IngestResult",
+    "SourceBatch",
+    "ingest",
+    "ingest_whole",
+    "read_batch",
+    "seed",
+    "seed_frame",
+]
 
 
 @dataclass(frozen=True)
@@ -40,7 +62,6 @@ class SourceBatch:
 
 @dataclass(frozen=True)
 class IngestResult:
-    frame: pd.DataFrame  # accepted rows, PII hashed or dropped: what training sees
     source: str
     output: Path
     lineage: Lineage
@@ -50,6 +71,12 @@ class IngestResult:
     rows_quarantined: int
     rows_unlabeled: int = 0
     unlabeled: Path | None = None  # the unlabeled rows' table (None: there were none)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The accepted rows, PII hashed or dropped: what training sees (read from the table
+        ingest wrote, so a streamed run never holds it in memory)."""
+        return pd.read_parquet(self.output)
 
 
 def unlabeled_table(settings: Settings) -> Path:
@@ -121,7 +148,246 @@ def _quarantine(quarantined: pd.DataFrame, settings: Settings) -> Path | None:
     return path
 
 
-def ingest(settings: Settings) -> IngestResult:
+def ingest(settings: Settings, progress: Callable[[str], None] | None = None) -> IngestResult:
+    """Every enabled source in chunks of ``batch.chunk_rows``: each chunk is validated by the
+    vectorised kernels (pandera judges only the rows they flag), its PII protected and its
+    accepted rows appended to the training table under a temporary name, published only when
+    the whole run succeeded. Memory holds a chunk, the keys seen and the quarantine."""
+    policy = pii_policy(settings.data)  # a bad policy fails before any source is touched
+    rows = settings.batch.chunk_rows
+    output, unlabeled_path = settings.training_table, unlabeled_table(settings)
+    table, spare = _ParquetSink(output), _ParquetSink(unlabeled_path)
+    digest, window, keys = ContentHash(), _Window(), _Keys()
+    described: list[dict[str, Any]] = []
+    quarantined: list[pd.DataFrame] = []
+    labels: list[str] = []
+    started = time.perf_counter()
+    try:
+        with open_sources(settings) as sources:
+            for source in sources:
+                label = getattr(source, "label", source.name)
+                labels.append(label)
+                counts = {"rows_read": 0, "rows_accepted": 0, "rows_unlabeled": 0}
+                for i, raw in enumerate(_chunks(source, rows)):
+                    frame = conform(raw, label, settings.data.sources.rename.get(source.name))
+                    split = split_labeled(frame, label)
+                    keys.add(source.name, i, frame, split)
+                    accepted = apply_pii_policy(split.accepted, settings)
+                    table.write(accepted)
+                    if len(accepted):  # an empty chunk's dtypes may not be the contract's
+                        digest.update(accepted)
+                        window.update(accepted)
+                    if split.unlabeled is not None and len(split.unlabeled):
+                        named = split.unlabeled.assign(**{SOURCE: source.name})
+                        spare.write(apply_pii_policy(named, settings))
+                    if len(split.quarantined):
+                        quarantined.append(split.quarantined.assign(**{SOURCE: source.name}))
+                    counts["rows_read"] += split.rows_read
+                    counts["rows_accepted"] += len(split.accepted)
+                    counts["rows_unlabeled"] += split.rows_unlabeled
+                    if progress is not None:
+                        _report(progress, label, i, counts["rows_read"], started)
+                if not counts["rows_read"]:
+                    raise DataError(f"source {label}: no rows", "empty")
+                bad = counts["rows_read"] - counts["rows_accepted"] - counts["rows_unlabeled"]
+                described.append(source.describe() | counts | {"rows_quarantined": bad})
+        if keys.repeated():
+            # A key in two chunks or two sources: uniqueness needs every row at once.
+            table.discard()
+            spare.discard()
+            if progress is not None:
+                progress("keys repeat across chunks or sources: validating whole tables")
+            return ingest_whole(settings)
+    except BaseException:
+        table.discard()
+        spare.discard()
+        raise
+    return _publish(settings, policy, described, labels, table, spare, quarantined, digest, window)
+
+
+def _chunks(source: Source, rows: int) -> Iterator[pd.DataFrame]:
+    """A source's rows in chunks (one chunk when the source cannot stream)."""
+    chunks = getattr(source, "chunks", None)
+    if chunks is None:
+        yield source.read()
+        return
+    yield from chunks(rows)
+
+
+def _report(progress: Callable[[str], None], label: str, i: int, done: int, start: float) -> None:
+    elapsed = max(time.perf_counter() - start, 1e-9)
+    progress(f"{label}: chunk {i}: {done:,} rows read, {done / elapsed:,.0f} rows/s")
+
+
+def _too_many(labels: str, bad: int, read: int, limit: float, path: Path | None) -> DataError:
+    return DataError(
+        f"sources {labels}: quarantined {bad} of {read} rows ({bad / read:.1%}), above "
+        f"max_quarantine_share {limit:.1%}; see {path}",
+        "quality",
+    )
+
+
+def _publish(
+    settings: Settings,
+    policy: dict[str, str],
+    described: list[dict[str, Any]],
+    labels: list[str],
+    table: _ParquetSink,
+    spare: _ParquetSink,
+    quarantined: list[pd.DataFrame],
+    digest: ContentHash,
+    window: _Window,
+) -> IngestResult:
+    """The quarantine written; the training table published unless too much was quarantined."""
+    bad = pd.concat(quarantined, ignore_index=True) if quarantined else pd.DataFrame()
+    quarantine_file = _quarantine(bad, settings)
+    rows_read = sum(d["rows_read"] for d in described)
+    unlabeled = sum(d["rows_unlabeled"] for d in described)
+    assert rows_read == table.rows + unlabeled + len(bad), "row accounting broke"
+    limit = settings.data.quality.max_quarantine_share
+    shown = ", ".join(labels)
+    if len(bad) / rows_read > limit:
+        table.discard()
+        spare.discard()
+        raise _too_many(shown, len(bad), rows_read, limit, quarantine_file)
+    lineage = Lineage(
+        sources=described,
+        rows_read=rows_read,
+        rows_accepted=table.rows,
+        rows_quarantined=len(bad),
+        time_window=window.to_dict(),
+        content_hash=digest.hexdigest() if table.rows else content_hash(table.empty),
+        pii=policy,
+        output=str(table.path),
+        quarantine=None if quarantine_file is None else str(quarantine_file),
+        rows_unlabeled=unlabeled,
+        unlabeled=str(spare.path) if unlabeled else None,
+    )
+    if unlabeled:
+        spare.publish()
+    else:  # a table of an earlier run must not pass for this run's
+        spare.discard()
+        spare.path.unlink(missing_ok=True)
+    table.publish()
+    atomic.write_json(settings.lineage_file, lineage.to_dict())
+    return IngestResult(
+        source=shown,
+        output=table.path,
+        lineage=lineage,
+        quarantine=quarantine_file,
+        rows_read=rows_read,
+        rows_accepted=table.rows,
+        rows_quarantined=len(bad),
+        rows_unlabeled=unlabeled,
+        unlabeled=spare.path if unlabeled else None,
+    )
+
+
+class _ParquetSink:
+    """A Parquet table written chunk by chunk under a temporary name; ``publish`` renames it
+    into place (readers never see half a table), ``discard`` removes it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        self.rows = 0
+        self.empty = pd.DataFrame()  # the columns, for a run that accepts no row at all
+        self._writer: pq.ParquetWriter | None = None
+        self._created = False
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if not len(frame):  # its dtypes may be uncoerced: the first rows fix the schema
+            self.empty = frame if self.empty.empty and not len(self.empty.columns) else self.empty
+            return
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self._writer is None:  # the first chunk fixes the schema (contract dtypes)
+            self._created = not self.tmp.parent.exists()
+            self.tmp.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.tmp, table.schema)
+        else:
+            table = table.cast(self._writer.schema)
+        self._writer.write_table(table)
+        self.rows += len(frame)
+
+    def _close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    def publish(self) -> None:
+        self._close()
+        if self._writer is None:  # no row at all: an empty table is still a table
+            _write_atomic(self.empty, self.path, "parquet")
+            return
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        """Nothing of the run left behind (a failed first run leaves no directory either)."""
+        self._close()
+        self._writer = None
+        self.tmp.unlink(missing_ok=True)
+        if self._created and not any(self.tmp.parent.iterdir()):
+            self.tmp.parent.rmdir()
+            self._created = False
+
+
+class _Window:
+    """The accepted rows' event-time window, chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.start: pd.Timestamp | None = None
+        self.end: pd.Timestamp | None = None
+
+    def update(self, frame: pd.DataFrame) -> None:
+        if TIME is None or not len(frame):
+            return
+        times = pd.to_datetime(frame[TIME])
+        low, high = times.min(), times.max()
+        if pd.notna(low):
+            self.start = low if self.start is None else min(self.start, low)
+            self.end = high if self.end is None else max(self.end, high)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "column": TIME,
+            "start": None if self.start is None else self.start.isoformat(),
+            "end": None if self.end is None else self.end.isoformat(),
+        }
+
+
+class _Keys:
+    """The keys seen per source, part (labeled or not) and chunk: a chunk judges uniqueness
+    within itself, so a key in two chunks (or accepted by two sources) sends the run to the
+    whole-table path."""
+
+    def __init__(self) -> None:
+        self.parts: dict[tuple[str, bool], list[pd.Index]] = {}
+        self.accepted: list[pd.Index] = []
+
+    def add(self, source: str, chunk: int, frame: pd.DataFrame, split: Split) -> None:
+        if KEY is None:
+            return
+        labeled = ~label_missing(frame)
+        for part in (True, False):
+            values = frame.loc[labeled == part, KEY].astype("str")
+            self.parts.setdefault((source, part), []).append(pd.Index(values.unique()))
+        self.accepted.append(pd.Index(split.accepted[KEY].astype("str").unique()))
+
+    def repeated(self) -> bool:
+        for chunks in self.parts.values():
+            if len(chunks) > 1 and _overlap(chunks):
+                return True
+        return len({s for s, _ in self.parts}) > 1 and _overlap(self.accepted)
+
+
+def _overlap(indexes: list[pd.Index]) -> bool:
+    both = indexes[0].append(indexes[1:]) if len(indexes) > 1 else indexes[0]
+    return bool(both.has_duplicates)
+
+
+def ingest_whole(settings: Settings) -> IngestResult:
+    """The whole table at once, validated by pandera on each source's whole frame: the
+    reference the streamed ``ingest`` must equal, and its fallback when keys repeat across
+    chunks or sources (only then does uniqueness need every row at once)."""
     policy = pii_policy(settings.data)  # a bad policy fails before any source is touched
     with open_sources(settings) as sources:
         batches = [read_batch(source, settings.data) for source in sources]
@@ -141,11 +407,7 @@ def ingest(settings: Settings) -> IngestResult:
     limit = settings.data.quality.max_quarantine_share
     labels = ", ".join(b.label for b in batches)
     if share > limit:
-        raise DataError(
-            f"sources {labels}: quarantined {len(quarantined)} of {rows_read} rows "
-            f"({share:.1%}), above max_quarantine_share {limit:.1%}; see {quarantine_file}",
-            "quality",
-        )
+        raise _too_many(labels, len(quarantined), rows_read, limit, quarantine_file)
     output = settings.training_table
     unlabeled_file = unlabeled_table(settings) if len(unlabeled) else None
     lineage = Lineage(
@@ -168,7 +430,6 @@ def ingest(settings: Settings) -> IngestResult:
     _write_atomic(frame, output, "parquet")
     atomic.write_json(settings.lineage_file, lineage.to_dict())
     return IngestResult(
-        frame=frame,
         source=labels,
         output=output,
         lineage=lineage,

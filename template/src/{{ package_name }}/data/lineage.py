@@ -21,19 +21,36 @@ from ..settings import PROJECT_ROOT, Settings
 from .schema import SCHEMA_VERSION
 
 
+class ContentHash:
+    """``content_hash`` computed chunk by chunk: the same hash as the whole table's, as long as
+    the chunks come in the table's order with the same columns and dtypes."""
+
+    def __init__(self) -> None:
+        self._digest: Any = None
+
+    def update(self, frame: pd.DataFrame) -> None:
+        # Text is text whether pandas holds it as object or str: hash one canonical form.
+        text = [
+            c
+            for c in frame.columns
+            if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
+        ]
+        canonical = frame.astype(dict.fromkeys(text, "str"))
+        if self._digest is None:
+            self._digest = hashlib.sha256(json.dumps([str(c) for c in canonical.columns]).encode())
+            self._digest.update(json.dumps([str(t) for t in canonical.dtypes]).encode())
+        self._digest.update(pd.util.hash_pandas_object(canonical, index=False).to_numpy().tobytes())
+
+    def hexdigest(self) -> str:
+        digest = self._digest if self._digest is not None else hashlib.sha256(b"[]")
+        return "sha256:" + str(digest.hexdigest())
+
+
 def content_hash(frame: pd.DataFrame) -> str:
     """A hash of the table's columns and values (not of a file's bytes): same data, same hash."""
-    # Text is text whether pandas holds it as object or str: hash one canonical form.
-    text = [
-        c
-        for c in frame.columns
-        if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
-    ]
-    canonical = frame.astype(dict.fromkeys(text, "str"))
-    digest = hashlib.sha256(json.dumps([str(c) for c in canonical.columns]).encode())
-    digest.update(json.dumps([str(t) for t in canonical.dtypes]).encode())
-    digest.update(pd.util.hash_pandas_object(canonical, index=False).to_numpy().tobytes())
-    return "sha256:" + digest.hexdigest()
+    digest = ContentHash()
+    digest.update(frame)
+    return digest.hexdigest()
 
 
 def code_version(root: Path = PROJECT_ROOT) -> dict[str, Any]:

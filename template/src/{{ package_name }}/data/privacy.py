@@ -31,7 +31,14 @@ def pseudonymise_column(series: pd.Series, key: bytes) -> pd.Series:
     """``pseudonymise`` of every value, computed once per distinct value (an HMAC per row
     was most of ingestion's time on large tables); missing values stay missing."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    hashed = np.array([pseudonymise(v, key) for v in uniques] + [None], dtype=object)
+    keyed = hmac.new(key, digestmod=hashlib.sha256)  # the key schedule once, copied per value
+
+    def one(value: object) -> str:
+        mac = keyed.copy()
+        mac.update(str(value).encode())
+        return mac.hexdigest()
+
+    hashed = np.array([one(v) for v in uniques] + [None], dtype=object)
     # code -1 (a missing value) takes the trailing None
     return pd.Series(hashed[codes], index=series.index, dtype="str")
 

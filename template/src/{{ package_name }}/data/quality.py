@@ -65,15 +65,21 @@ def scoring_schema() -> pa.DataFrameSchema:
     return PilotSchema.to_schema().remove_columns([LABEL])
 
 
+def label_missing(frame: pd.DataFrame) -> pd.Series:
+    """The rows whose label is missing: null, or a blank cell of a text file."""
+    missing = frame[LABEL].isna()
+    if frame[LABEL].dtype == object or pd.api.types.is_string_dtype(frame[LABEL]):
+        missing |= frame[LABEL].astype("str").str.strip().eq("")
+    return missing
+
+
 def split_labeled(frame: pd.DataFrame, label: str) -> Split:
     """A conformed frame validated in two parts: rows with a label against the contract, rows
     whose label is missing against ``scoring_schema()`` (the label is never a reason to
     quarantine a row: such rows are scored, not trained on). Accepted and unlabeled rows keep
     their order; the quarantine holds the labeled rows' failures first."""
     frame = frame.reset_index(drop=True)
-    missing = frame[LABEL].isna()
-    if frame[LABEL].dtype == object or pd.api.types.is_string_dtype(frame[LABEL]):
-        missing |= frame[LABEL].astype("str").str.strip().eq("")  # a blank cell in a text file
+    missing = label_missing(frame)
     if not missing.any():
         return split_valid_fast(frame, label, PilotSchema.to_schema())
     labeled = split_valid_fast(frame[~missing], label, PilotSchema.to_schema())
