@@ -23,7 +23,10 @@ from . import quality
 from .evidence import PKG
 from .sources import RegistryFacts, registry_facts
 
-CODE = f"../src/{PKG}"  # documents live in governance/, one level below the project root
+CODE = f"../src/{PKG}"
+FAIRNESS_HEAD = (
+    "attribute", "group", "class", "rows", quality.OUTCOME, "impact ratio", "95% upper", "p"
+)  # fmt: skip  # documents live in governance/, one level below the project root
 
 
 def _when(ms: int) -> str:
@@ -154,19 +157,17 @@ class Facts:
         groups = quality.group_rates(self.settings.model, test, out, gate.min_slice_rows)
         rows = [
             (g.column, g.group, g.outcome or "-", g.rows, f"{g.selection_rate:.3f}",
-             _fmt(g.impact_ratio), _fmt(g.p_value))
+             _fmt(g.impact_ratio), _fmt(g.ratio_high), _fmt(g.p_value))
             for g in groups
         ]  # fmt: skip
         return (
             f"The {quality.OUTCOME} per protected group, and its ratio to the highest "
             f"group's (impact ratio). A ratio under {gov.min_impact_ratio} (the four-fifths rule) "
-            "with a significant gap (p < 0.05) fails the test; groups under "
-            f"{gate.min_slice_rows} rows are shown, not judged. Protected "
+            "with a significant gap (p < 0.05) and a 95% upper bound also under it fails the "
+            f"test; groups under {gate.min_slice_rows} rows are shown, not judged; rows whose "
+            "attribute is missing form the group `missing`. Protected "
             "attributes are never model inputs; they are kept only to measure this.\n\n"
-            + _table(
-                ("attribute", "group", "class", "rows", quality.OUTCOME, "impact ratio", "p"),
-                rows,
-            )
+            + _table(FAIRNESS_HEAD, rows)
         )
 
     # the data
