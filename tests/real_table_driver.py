@@ -312,7 +312,7 @@ def answer_problem(item: dict[str, Any], task: str, labels: set[str]) -> str | N
     if task == "regression":
         ok = isinstance(item.get("prediction"), int | float) and math.isfinite(item["prediction"])
         return None if ok else f"regression answer {item.get('prediction')!r} is not a number"
-    if str(item.get("prediction")) not in labels:
+    if not _is_label(item.get("prediction"), labels):
         values = sorted(labels)
         return f"prediction {item.get('prediction')!r} is not one of the label's values {values}"
     if task == "binary":
@@ -321,11 +321,29 @@ def answer_problem(item: dict[str, Any], task: str, labels: set[str]) -> str | N
             return f"binary answer without a probability in [0, 1]: {item}"
         return None
     probabilities = item.get("probabilities") or {}
-    if set(map(str, probabilities)) != labels:
+    if len(probabilities) != len(labels) or not all(_is_label(c, labels) for c in probabilities):
         return f"probabilities for {sorted(probabilities)}, the label has {sorted(labels)}"
     if not math.isclose(sum(probabilities.values()), 1.0, rel_tol=1e-6):
         return f"probabilities sum to {sum(probabilities.values())}"
     return None
+
+
+def _is_label(value: Any, labels: set[str]) -> bool:
+    """The answer is one of the table's label values (1 and "1.0" are the same number)."""
+    if str(value) in labels:
+        return True
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return any(_number(v) == number for v in labels)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def crash_line(exc: BaseException, pkg: str) -> str:
