@@ -323,33 +323,107 @@ def migrate_pilot_toml(text: str, path: str = "config/pilot.toml") -> Result:
 
 # --- config/<env>.toml: keys that moved between releases -------------------------------------
 
-# (table, old key) -> (table, new key). None so far: every release kept its keys (the brief's
-# rule: old pilots' config files must keep loading); a move is one entry here.
-MOVED_KEYS: dict[tuple[str, str], tuple[str, str]] = {}
+# (table, key) -> (table, key), the release that moved it. Keys are never removed (old config
+# files keep loading), but a key that moved is ignored at its old place: the migration moves it.
+MOVED_KEYS: dict[tuple[str, str], tuple[str, str, str]] = {
+    # 0.1.0's one regularisation strength became the linear family's (model families, 0.2.0)
+    ("model", "c"): ("model.linear", "c", "0.2.0"),
+}
+HEADER = re.compile(r"^\s*\[([A-Za-z0-9_.-]+)\]\s*(#.*)?$")
+
+
+def _sections(lines: list[str]) -> dict[str, tuple[int, int]]:
+    """Table name -> (header line, end line exclusive); "" is the top level."""
+    out: dict[str, tuple[int, int]] = {}
+    name, start = "", -1
+    for i, line in enumerate(lines):
+        match = HEADER.match(line)
+        if match:
+            out.setdefault(name, (start, i))
+            name, start = match.group(1), i
+    out.setdefault(name, (start, len(lines)))
+    return out
+
+
+def _dig(data: dict[str, object], table: str) -> object:
+    node: object = data
+    for part in table.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def migrate_moved_keys(text: str, path: str) -> Result:
-    """Rename keys that moved within their table (same-table moves only)."""
-    if not any(re.search(rf"^\s*{key}\s*=", text, re.M) for _, key in MOVED_KEYS):
-        return Result(text)  # nothing moved here: the file is not even read
-    try:
-        tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise Refused(f"{path}: not migrated, fix it by hand: it does not parse ({exc})") from exc
-    lines, changes, table = text.splitlines(), [], ""
+    """Move keys whose table changed (MOVED_KEYS) to their new table, keeping the value."""
+    moved = [old for old in MOVED_KEYS if re.search(rf"^\s*{old[1]}\s*=", text, re.M)]
+    if not moved:
+        return Result(text)  # no moved key here: the file is not even read
     name = path.rsplit("/", 1)[-1]
-    for i, ln in enumerate(lines):
-        header = re.match(r"^\s*\[([A-Za-z0-9_.]+)\]", ln)
-        if header:
-            table = header.group(1)
-            continue
-        for (old_table, old_key), (new_table, new_key) in MOVED_KEYS.items():
-            if table == old_table == new_table and re.match(rf"^\s*{old_key}\s*=", ln):
-                lines[i] = re.sub(rf"^(\s*){old_key}", rf"\g<1>{new_key}", ln, count=1)
-                changes.append(f"{name}: [{table}] {old_key} renamed {new_key}")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise Refused(
+            f"{path}: not migrated, move {', '.join(f'[{t}] {k}' for t, k in moved)} by hand "
+            f"(docs/updating.md): it does not parse ({exc})"
+        ) from exc
+    lines, changes = text.splitlines(), []
+    for old_table, key in moved:
+        new_table, new_key, release = MOVED_KEYS[(old_table, key)]
+        manual = (
+            f"{path}: not migrated, move [{old_table}] {key} to [{new_table}] {new_key} by hand"
+        )
+        old_node = _dig(data, old_table)
+        if not (isinstance(old_node, dict) and key in old_node):
+            continue  # the key is another table's
+        sections = _sections(lines)
+        if old_table not in sections:
+            raise Refused(f"{manual}: [{old_table}] is not a plain table here")
+        start, end = sections[old_table]
+        at = next((i for i in range(start + 1, end) if re.match(rf"^\s*{key}\s*=", lines[i])), None)
+        if at is None:
+            raise Refused(f"{manual}: {key} is not one line of [{old_table}]")
+        value = lines[at].split("=", 1)[1].strip()
+        del lines[at]
+        sections = _sections(lines)
+        if new_table in sections:
+            start, end = sections[new_table]
+            target = next(
+                (i for i in range(start + 1, end) if re.match(rf"^\s*{new_key}\s*=", lines[i])),
+                None,
+            )
+            if target is None:
+                lines.insert(start + 1, f"{new_key} = {value}")
+            else:
+                lines[target] = f"{new_key} = {value}"  # yours: what the pilot ran with
+        else:
+            lines += ["", f"[{new_table}]", f"{new_key} = {value}"]
+        changes.append(
+            f"{name}: [{old_table}] {key} moved to [{new_table}] {new_key} = {value} "
+            f"(read there since {release})"
+        )
     if not changes:
         return Result(text)
-    return Result("\n".join(lines) + "\n", changes)
+    new_text = "\n".join(lines) + "\n"
+    try:
+        migrated = tomllib.loads(new_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise Refused(
+            f"{path}: not migrated, move the keys by hand: the edit would not parse"
+        ) from exc
+    for old_table, key in moved:
+        new_table, new_key, _ = MOVED_KEYS[(old_table, key)]
+        old_node, new_node = _dig(data, old_table), _dig(migrated, new_table)
+        left = _dig(migrated, old_table)
+        if (
+            isinstance(old_node, dict)
+            and key in old_node
+            and (
+                not isinstance(new_node, dict)
+                or new_node.get(new_key) != old_node[key]
+                or (isinstance(left, dict) and key in left)
+            )
+        ):
+            raise Refused(f"{path}: not migrated, move [{old_table}] {key} by hand")
+    return Result(new_text, changes)
 
 
 # --- governance documents: generated blocks --------------------------------------------------

@@ -136,15 +136,30 @@ def test_pilot_toml_migration_refuses_what_it_cannot_edit_safely(text: str) -> N
     assert_one_line_refusal(refused, "config/pilot.toml")
 
 
-def test_moved_keys_migration(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(m.MOVED_KEYS, ("model", "test_share"), ("model", "test_size"))
-    old = "[model]\n# ours\ntest_share = 0.3\n[gate]\ntest_share = 1\n"
+def test_moved_keys_migration_moves_0_1_0s_regularisation_to_the_linear_family() -> None:
+    # 0.1.0's config/dev.toml with the team's value, merged with the release's family tables
+    old = (
+        "# Development\ndebug = true\n\n[model]\nc = 0.5\ntest_size = 0.3\n\n"
+        "[model.linear]\nc = 1.0\n\n[model.gradient_boosting]\nn_estimators = 200\n"
+    )
     result = m.migrate_moved_keys(old, "config/dev.toml")
-    assert result.text == "[model]\n# ours\ntest_size = 0.3\n[gate]\ntest_share = 1\n"
-    assert result.changes == ["dev.toml: [model] test_share renamed test_size"]
-    assert m.migrate_moved_keys(result.text, "config/dev.toml").changes == []
+    data = tomllib.loads(result.text)
+    assert data["model"]["linear"]["c"] == 0.5  # the strength the pilot trained with
+    assert "c" not in {k for k, v in data["model"].items() if not isinstance(v, dict)}
+    assert data["model"]["test_size"] == 0.3 and data["debug"] is True
+    assert result.changes == [
+        "dev.toml: [model] c moved to [model.linear] c = 0.5 (read there since 0.2.0)"
+    ]
+    again = m.migrate_moved_keys(result.text, "config/dev.toml")
+    assert again.text == result.text and again.changes == []
+    # no [model.linear] yet (a file the release left alone): the table is added
+    alone = m.migrate_moved_keys("[model]\nc = 2.0\n", "config/prod.toml")
+    assert tomllib.loads(alone.text) == {"model": {"linear": {"c": 2.0}}}
+    # the key of another table is not moved; an unreadable file is refused, unchanged
+    other = "[serving]\nc = 1\n"
+    assert m.migrate_moved_keys(other, "config/dev.toml").text == other
     with pytest.raises(m.Refused) as refused:
-        m.migrate_moved_keys("[model\ntest_share = 1\n", "config/dev.toml")
+        m.migrate_moved_keys("[model\nc = 1\n", "config/dev.toml")
     assert_one_line_refusal(refused, "config/dev.toml")
 
 
