@@ -139,6 +139,8 @@ class Driver:
         score = self.cli("score", "score", "--input", str(self.csv), "--output", str(scored),
                          "--reason", "real-table tier")  # fmt: skip
         self._score_counts(score, len(frame))
+        if score["ok"]:
+            self._score_output(score, scored, frame)
         ready = self.cli("ready", "ready", expect=None)
         self._ready(ready)
 
@@ -251,6 +253,25 @@ class Driver:
         if entry["ok"] and (read != rows or quarantined):
             entry |= {"ok": False, "detail": f"score read {read} of {rows} rows, quarantined "
                       f"{quarantined} (the table adopt wrote the contract from)"}  # fmt: skip
+
+    def _score_output(self, entry: dict[str, Any], scored: Path, frame: Any) -> None:
+        """The batch output answers in the table's own label values, one row per scored row."""
+        import pandas as pd
+
+        output = pd.read_parquet(scored)
+        labels = {str(v) for v in frame[self.spec["label"]].dropna().unique()}
+        expected = self.facts.get("score", {}).get("scored")
+        problem = None
+        if expected is not None and len(output) != expected:
+            problem = f"the output has {len(output)} rows for {expected} scored"
+        elif "prediction" not in output:
+            problem = f"no prediction column in the output ({', '.join(map(str, output))})"
+        elif self.facts.get("task") != "regression":
+            strange = [v for v in output["prediction"].unique() if not _is_label(v, labels)]
+            if strange:
+                problem = f"predictions {strange[:3]} are not the label's values {sorted(labels)}"
+        if problem:
+            entry |= {"ok": False, "detail": f"batch output: {problem}"}
 
     def _ready(self, entry: dict[str, Any]) -> None:
         """`ready` judges evidence; 'not ready' is an answer (exit 1), a crash is not."""
