@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import atomic
@@ -357,20 +358,20 @@ class _Window:
 class _Keys:
     """The keys seen per source, part (labeled or not) and chunk: a chunk judges uniqueness
     within itself, so a key in two chunks (or accepted by two sources) sends the run to the
-    whole-table path."""
+    whole-table path. Kept as Arrow text (a few bytes a key, hashed by Arrow kernels)."""
 
     def __init__(self) -> None:
-        self.parts: dict[tuple[str, bool], list[pd.Index]] = {}
-        self.accepted: list[pd.Index] = []
+        self.parts: dict[tuple[str, bool], list[pa.Array]] = {}
+        self.accepted: list[pa.Array] = []
 
     def add(self, source: str, chunk: int, frame: pd.DataFrame, split: Split) -> None:
         if KEY is None:
             return
         labeled = ~label_missing(frame)
         for part in (True, False):
-            values = frame.loc[labeled == part, KEY].astype("str")
-            self.parts.setdefault((source, part), []).append(pd.Index(values.unique()))
-        self.accepted.append(pd.Index(split.accepted[KEY].astype("str").unique()))
+            values = _text(frame.loc[labeled == part, KEY])
+            self.parts.setdefault((source, part), []).append(pc.unique(values))
+        self.accepted.append(pc.unique(_text(split.accepted[KEY])))
 
     def repeated(self) -> bool:
         for chunks in self.parts.values():
@@ -379,9 +380,13 @@ class _Keys:
         return len({s for s, _ in self.parts}) > 1 and _overlap(self.accepted)
 
 
-def _overlap(indexes: list[pd.Index]) -> bool:
-    both = indexes[0].append(indexes[1:]) if len(indexes) > 1 else indexes[0]
-    return bool(both.has_duplicates)
+def _text(values: pd.Series) -> pa.Array:
+    return pa.array(values.astype("str").to_numpy(dtype=object), pa.large_string())
+
+
+def _overlap(arrays: list[pa.Array]) -> bool:
+    both = pa.chunked_array(arrays, pa.large_string())
+    return bool(pc.count_distinct(both, mode="all").as_py() < len(both))
 
 
 def ingest_whole(settings: Settings) -> IngestResult:

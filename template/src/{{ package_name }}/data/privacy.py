@@ -38,7 +38,8 @@ def pseudonymise_column(series: pd.Series, key: bytes) -> pd.Series:
         mac.update(str(value).encode())
         return mac.hexdigest()
 
-    hashed = np.array([one(v) for v in uniques] + [None], dtype=object)
+    values = np.asarray(uniques, dtype=object)  # plain Python values: iterating Arrow is slow
+    hashed = np.array([one(v) for v in values] + [None], dtype=object)
     # code -1 (a missing value) takes the trailing None
     return pd.Series(hashed[codes], index=series.index, dtype="str")
 
