@@ -41,6 +41,10 @@ def _value(name: str) -> Any:
     if "isin" in bounds:
         return bounds["isin"][0]
     dtype = str(PilotSchema.to_schema().columns[name].dtype)
+    if dtype == "bool":  # a yes/no feature a table wrote as booleans
+        return True
+    if dtype.startswith("datetime"):  # a date kept as a feature: ISO 8601, as JSON carries it
+        return "2026-01-01T00:00:00"
     lo = bounds.get("ge", 0)
     hi = bounds.get("le", lo + 10)
     if dtype.startswith("int"):
@@ -62,6 +66,10 @@ def another_features() -> dict[str, Any]:
     bounds = checks(name)
     if "isin" in bounds:
         row[name] = other_category(name, row[name])
+    elif isinstance(row[name], bool):
+        row[name] = not row[name]
+    elif isinstance(row[name], str):  # free text or a date: another value of that shape
+        row[name] = "2026-02-01T00:00:00"
     else:
         lo, hi = float(bounds.get("ge", 0)), float(bounds.get("le", 10))
         value = lo + (hi - lo) / 4
