@@ -33,7 +33,16 @@ Columns: **family** is the model family the table ran in (rotated so each family
 task); **adopt decided**: key, time column, features (numeric + categorical), protected
 attributes, PII, dropped columns and the positive class; **baseline -> model** is the gate's
 primary metric on the holdout; **drill** is the gate's verdict on a model trained on shuffled
-labels (it must be refused); **s** is the table's wall time in one pilot process.
+labels (it must be refused); **s** is the table's wall time in one pilot process and **cpu s**
+its CPU time (the runs here share two cores with other work: CPU time is what a quiet CI machine
+pays). **result** names every failing step with its one-line cause (a failed adopt, ingest,
+train, gate or promotion stops the table there; the drill, serving and score do not).
+
+Reproduce (the dataset packages are in `requirements-dev.txt`):
+
+```bash
+SHIPSHAPE_WRITE_REAL_TABLES_DOC=1 .venv/bin/python -m pytest -m real_tables -n 0
+```
 """
 
 
@@ -108,8 +117,8 @@ def render_path(records: dict[str, dict[str, Any]]) -> str:
     lines = [
         f"## Every table through every rail\n\n{_stamp(records)}.\n",
         "| table | label | rows | cols | task | family | adopt decided | baseline -> model "
-        "| gate | drill | s | result |",
-        "| --- | --- | ---: | ---: | --- | --- | --- | --- | --- | --- | ---: | --- |",
+        "| gate | drill | s | cpu s | result |",
+        "| --- | --- | ---: | ---: | --- | --- | --- | --- | --- | --- | ---: | ---: | --- |",
     ]
     passed = 0
     for table in CORPUS:
@@ -126,12 +135,16 @@ def render_path(records: dict[str, dict[str, Any]]) -> str:
             "| " + " | ".join(_cell(c) for c in [
                 table.name, table.label, f.get("rows", "-"), f.get("columns", "-"),
                 f.get("task", table.task), f.get("family", "-"), _adoption(f.get("adoption")),
-                _figures(gate), verdict, _drill(f.get("drill")), f.get("seconds", "-"), result,
+                _figures(gate), verdict, _drill(f.get("drill")), f.get("seconds", "-"),
+                f.get("cpu_seconds", "-"), result,
             ]) + " |"
         )  # fmt: skip
     total = sum(r["facts"].get("seconds", 0) or 0 for r in records.values())
-    lines.append(f"\n{passed} of {len(records)} tables end to end; {total:.0f} s in the pilot "
-                 "processes.")  # fmt: skip
+    cpu = sum(r["facts"].get("cpu_seconds", 0) or 0 for r in records.values())
+    lines.append(
+        f"\n{passed} of {len(records)} tables end to end; {total:.0f} s wall in the pilot "
+        f"processes, {cpu:.0f} s of CPU (the machine's other load does not count there)."
+    )
     lines.append("\nIngest, score and `ready` per table:\n")
     lines.append(
         "| table | ingest read = accepted + unlabeled + quarantined "
@@ -158,8 +171,8 @@ def render_suites(records: dict[str, dict[str, Any]]) -> str:
     lines = [
         f"## The pilot's own suite on six tables\n\n{_stamp(records)}. After `data adopt`, "
         "the pilot's ruff, ruff format and its whole pytest suite, unchanged.\n",
-        "| table | task | passed | failed | skipped | s | failing tests |",
-        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+        "| table | task | passed | failed | skipped | s | cpu s | failing tests |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for name in FULL_SUITE:
         r = records.get(name)
@@ -170,6 +183,6 @@ def render_suites(records: dict[str, dict[str, Any]]) -> str:
         lines.append(
             f"| {name} | {r['table']['task']} | {c.get('passed', 0)} | "
             f"{c.get('failed', 0) + c.get('error', 0)} | {c.get('skipped', 0)} | "
-            f"{r.get('seconds', '-')} | {_cell(failing)} |"
+            f"{r.get('seconds', '-')} | {r.get('cpu_seconds', '-')} | {_cell(failing)} |"
         )
     return "\n".join(lines)

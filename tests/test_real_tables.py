@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -124,6 +125,12 @@ def run_driver(pilot: Pilot, table: Table, csv: Path, work: Path) -> dict[str, A
     return record
 
 
+def children_cpu() -> float:
+    """CPU seconds of the finished child processes (uv, the driver): the cost without the load."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def failures(record: dict[str, Any]) -> list[str]:
     return [f"{s['step']}: {s['detail']}" for s in record["steps"] if not s["ok"]]
 
@@ -164,7 +171,9 @@ def test_real_table_end_to_end(name: str, pilot: Pilot, tables_dir: Path) -> Non
     table = next(t for t in CORPUS if t.name == name)
     pilot.restore()
     csv = write_table(table, tables_dir)
+    cpu = children_cpu()
     record = run_driver(pilot, table, csv, tables_dir)
+    record["facts"]["cpu_seconds"] = round(children_cpu() - cpu, 1)
     record["table"] = {"name": table.name, "label": table.label, "task": table.task}
     RECORDS[name] = record
     problems = failures(record)

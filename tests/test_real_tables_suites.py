@@ -20,7 +20,7 @@ import pytest
 
 from .conftest import ROOT, uv_run
 from .real_tables import BY_NAME, FULL_SUITE
-from .test_real_tables import PKG, Pilot, generated_pilot, write_table
+from .test_real_tables import PKG, Pilot, children_cpu, generated_pilot, write_table
 
 pytestmark = [pytest.mark.generated, pytest.mark.real_tables]
 
@@ -54,7 +54,7 @@ def test_pilot_suite_passes_on_real_table(name: str, pilot: Pilot, tmp_path: Pat
     table = BY_NAME[name]
     pilot.restore()
     csv = write_table(table, tmp_path)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), children_cpu()
     adopt = uv_run(pilot.root, PKG.replace("_", "-"), "data", "adopt", str(csv), "--label",
                    table.label, check=False, timeout=300)  # fmt: skip
     record: dict[str, Any] = {"table": {"name": name, "task": table.task}, "problems": []}
@@ -69,6 +69,7 @@ def test_pilot_suite_passes_on_real_table(name: str, pilot: Pilot, tmp_path: Pat
     suite = uv_run(pilot.root, "pytest", "-q", "-p", "no:cacheprovider", check=False,
                    timeout=1500)  # fmt: skip
     record["seconds"] = round(time.perf_counter() - started, 1)
+    record["cpu_seconds"] = round(children_cpu() - cpu, 1)
     record["counts"] = summary_counts(suite.stdout)
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", suite.stdout, re.M)
     record["failed"] = failed
