@@ -126,19 +126,42 @@ def _file_chunks(
     # Everything as text, as ingestion reads CSV: the contract coerces, bad cells are quarantined.
     try:
         csv = csv or CsvSettings()
+        sep, encoding = csv_dialect(path, csv, wanted)
         # data.csv, as ingestion reads: only its markers are missing ("NA" can be a value).
         yield from pd.read_csv(
             path,
             dtype=str,
             chunksize=rows,
             usecols=wanted.__contains__,
-            sep=csv.delimiter,
-            encoding=csv.encoding,
+            sep=sep,
+            encoding=encoding,
             na_values=list(csv.na_values),
             keep_default_na=False,
         )
     except pd.errors.EmptyDataError:
         return
+
+
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def csv_dialect(path: Path, csv: CsvSettings, wanted: Collection[str]) -> tuple[str, str]:
+    """The delimiter and encoding to read a CSV to score with: ``data.csv`` (what adopt
+    sniffed from the adopted table), unless its header names none of the wanted columns and
+    another usual delimiter does (a file to score need not be written like the training one).
+    UTF-8 is read as ``utf-8-sig``: a BOM is dropped when there is one, nothing otherwise."""
+    encoding = "utf-8-sig" if csv.encoding.lower().replace("_", "-") == "utf-8" else csv.encoding
+    try:
+        with path.open(encoding=encoding, newline="") as fh:
+            header = fh.readline()
+    except (OSError, UnicodeDecodeError):
+        return csv.delimiter, encoding  # pandas reports the problem, as one line
+
+    def found(sep: str) -> int:
+        return len({c.strip().strip('"') for c in header.rstrip("\r\n").split(sep)} & set(wanted))
+
+    best = max((csv.delimiter, *DELIMITERS), key=found)  # ties keep the configured one
+    return (best if found(best) > found(csv.delimiter) else csv.delimiter), encoding
 
 
 def open_input(source: str, settings: Settings) -> BatchInput:
