@@ -75,8 +75,12 @@ def render(section: str, records: dict[str, dict[str, Any]]) -> str:
     return render_path(records) if section == "path" else render_suites(records)
 
 
+# An absolute directory prefix (the run's temporary pilot, this machine's paths): never committed.
+_DIRECTORIES = re.compile(r"(?<![\w.])/(?:[\w.+@-]+/)+")
+
+
 def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return _DIRECTORIES.sub("", str(text)).replace("|", "\\|").replace("\n", " ")
 
 
 def _adoption(a: dict[str, Any] | None) -> str:
