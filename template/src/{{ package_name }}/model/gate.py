@@ -172,7 +172,7 @@ def _slice_checks(ev: Evaluation, column: str, groups: dict[str, SliceScore], ga
         return [Check(f"slice {column}", True, None, None, note)]
     gap = gate.max_slice_gap
     if ev.slice_figure == "error":
-        return [_error_check(column, judged, gap, not_judged)]
+        return [_error_check(column, judged, gate, not_judged)]
     bar = ev.candidate - gap
     low = sorted(g for g, s in judged.items() if s.high is not None and s.high < bar)
     worst = min(judged, key=lambda g: judged[g].value or 0.0)
@@ -187,25 +187,29 @@ def _slice_checks(ev: Evaluation, column: str, groups: dict[str, SliceScore], ga
     return [Check(f"slice {column}", not low, judged[worst].value, bar, detail + not_judged)]
 
 
-def _error_check(column: str, judged: dict[str, SliceScore], gap: float, note: str) -> Check:
-    """Regression: a group fails when its MAE is clearly above (1 + gap) x the overall MAE,
-    or its mean residual is clearly beyond +-gap x the overall MAE (systematic bias)."""
+def _error_check(
+    column: str, judged: dict[str, SliceScore], gate: GateSettings, note: str
+) -> Check:
+    """Regression: a group fails when its MAE is clearly above ``max_slice_error_ratio`` x the
+    overall MAE, or its mean residual clearly beyond +-``max_slice_bias`` x the overall MAE
+    (systematic under- or over-prediction)."""
+    ratio, bias = gate.max_slice_error_ratio, gate.max_slice_bias
     bad = []
     for g, s in sorted(judged.items()):
-        if s.low is not None and s.low > 1 + gap:
+        if s.low is not None and s.low > ratio:
             bad.append(f"{g} error {s.value:.2f}x overall (lower {s.low:.2f})")
-        if (s.bias_low is not None and s.bias_low > gap) or (
-            s.bias_high is not None and s.bias_high < -gap
+        if (s.bias_low is not None and s.bias_low > bias) or (
+            s.bias_high is not None and s.bias_high < -bias
         ):
             bad.append(f"{g} bias {s.bias:+.2f} x overall MAE")
     worst = max(judged, key=lambda g: judged[g].value or 0.0)
     detail = (
         "groups clearly off: " + "; ".join(bad)
         if bad
-        else f"no group clearly above {1 + gap:.2f}x the overall MAE or biased beyond"
-        f" +-{gap:.2f} x MAE (worst {worst} {judged[worst].value:.2f}x)"
+        else f"no group clearly above {ratio:.2f}x the overall MAE or biased beyond"
+        f" +-{bias:.2f} x MAE (worst {worst} {judged[worst].value:.2f}x)"
     )
-    return Check(f"slice {column}", not bad, judged[worst].value, 1 + gap, detail + note)
+    return Check(f"slice {column}", not bad, judged[worst].value, ratio, detail + note)
 
 
 def judge(ev: Evaluation, gate: GateSettings) -> Verdict:
