@@ -418,6 +418,10 @@ def _refusals(tmp: Path) -> dict[str, tuple[list[str], str]]:
             [str(write_csv(tmp / "f.csv", good)), "--label", "y", "--protected", "x1",
              "--not-protected", "x1"],
             "error: --protected x1: also given as --not-protected; choose one"),
+        "multiclass with two values": (
+            [str(write_csv(tmp / "h.csv", words)), "--label", "y", "--task", "multiclass"],
+            "error: label 'y': two values are a binary label; use --task binary (--positive"
+            " VALUE picks the positive class)"),
         "unknown not-protected": (
             [str(write_csv(tmp / "g.csv", good)), "--label", "y", "--not-protected", "afam"],
             "error: --not-protected afam: no such column (columns: x1, x2, x3, y)"),
@@ -428,7 +432,7 @@ def _refusals(tmp: Path) -> dict[str, tuple[list[str], str]]:
     "case",
     ["binary with three values", "unknown positive", "positive on multiclass",
      "too few labeled rows", "min-metric out of range", "protected and not protected",
-     "unknown not-protected"],
+     "unknown not-protected", "multiclass with two values"],
 )  # fmt: skip
 def test_real_table_refusals_are_one_line_and_write_nothing(
     fresh: Path, tmp_path: Path, case: str

@@ -651,6 +651,11 @@ def _label(
         dtype = "int" if kind == "int" else "str"
         col = Column(name, source, "label", dtype, categories=classes, reason=why)
     elif chosen == "multiclass":
+        if distinct == 2:  # the rails score two classes as binary: P(POSITIVE) and a threshold
+            raise AdoptError(
+                f"label '{source}': two values are a binary label; use --task binary"
+                " (--positive VALUE picks the positive class)"
+            )
         if distinct > MAX_CLASSES * 5:
             raise AdoptError(f"label '{source}': {distinct} classes; too many to learn")
         if kind == "float":
