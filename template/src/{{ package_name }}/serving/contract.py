@@ -52,9 +52,8 @@ def _join_field(column: Any, py_type: type) -> tuple[Any, Any]:
     )
     extra: dict[str, Any] = {"pattern": pattern} if py_type is str and pattern else {}
     desc = "Optional; recorded in the decision log to join outcomes, never a model input"
-    # JSON types as the schema says (strict): a key is a string (or an integer, for an
-    # integer key), an event time an ISO 8601 string; pydantic would otherwise read a number
-    # as a Unix time.
+    # JSON types as the schema says (strict): a key is a string, an event time an ISO 8601
+    # string; pydantic would otherwise read a number as a Unix time.
     typed: Any = Annotated[py_type, Strict(), Field(**extra)]
     if py_type is datetime:
         typed = Annotated[typed, AfterValidator(_in_utc)]
@@ -72,6 +71,10 @@ def _in_utc(value: datetime) -> datetime:
         return value
 
 
+def _integer_key_as_text(value: Any) -> Any:
+    return str(value) if value.__class__ is int else value  # not bool
+
+
 def _json_number(value: Any) -> Any:
     if value.__class__ is int or value.__class__ is float:  # not bool, not str
         return value
@@ -82,9 +85,12 @@ def _build_features_model() -> type[BaseModel]:
     columns = PilotSchema.to_schema().columns
     fields = {name: _field(name, columns[name]) for name in FEATURES}
     if KEY is not None:
-        # The key in its own JSON type: a table keyed by integers is sent integer keys.
-        key_type = int if str(columns[KEY].dtype).startswith("int") else str
-        fields[KEY] = _join_field(columns[KEY], key_type)
+        fields[KEY] = _join_field(columns[KEY], str)
+        if str(columns[KEY].dtype).startswith("int"):
+            # A table keyed by integers: callers send the key as a JSON integer or as text;
+            # it is logged as text either way, as outcomes name it.
+            typed, info = fields[KEY]
+            fields[KEY] = (Annotated[typed, BeforeValidator(_integer_key_as_text)], info)
     if TIME is not None:
         fields[TIME] = _join_field(columns[TIME], datetime)
     example: JsonDict = sample_features()
