@@ -92,8 +92,11 @@ def data_hash(frame: pd.DataFrame) -> str:
         column = frame[name]
         if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
             values: pd.Series = column.astype("float64")
-        else:
-            values = column.astype(object).where(column.notna(), None).astype(str)
+        elif pd.api.types.is_datetime64_any_dtype(column):  # instants, not their text
+            values = pd.Series(column.dt.tz_localize(None) if column.dt.tz else column)
+            values = values.astype("datetime64[ns]").astype("int64")
+        else:  # text, whether pandas holds it as object, str or category
+            values = column.astype(str)
         parts.append(pd.util.hash_pandas_object(values, index=False).to_numpy())
     hashed = np.column_stack(parts) if parts else np.zeros((len(frame), 0), dtype=np.uint64)
     return hashlib.sha256(np.ascontiguousarray(hashed).tobytes()).hexdigest()

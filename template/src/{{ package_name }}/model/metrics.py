@@ -146,8 +146,8 @@ def decide(out: np.ndarray, threshold: float) -> np.ndarray:
 def monitored(out: np.ndarray, threshold: float) -> list[Any]:
     """The one value per row that prediction drift watches (OUTPUT_KIND)."""
     if TASK == "multiclass":
-        return [_plain(c) for c in decide(out, threshold)]
-    return [float(v) for v in out]
+        return list(decide(out, threshold).tolist())
+    return list(np.asarray(out, dtype=float).tolist())
 
 
 def metrics_for(

@@ -33,9 +33,15 @@ def bin_shares(values: np.ndarray, edges: Sequence[float]) -> list[float]:
     return [float(c) for c in counts / max(len(values), 1)]
 
 
-def category_shares(values: Sequence[Any]) -> dict[str, float]:
-    counts = pd.Series([str(v) for v in values]).value_counts(normalize=True)
-    return {str(k): float(v) for k, v in counts.sort_index().items()}
+def category_shares(values: Sequence[Any] | pd.Series | np.ndarray) -> dict[str, float]:
+    """Share per category (as text); counted on the values, then named, never a Python call
+    per row."""
+    counts = pd.Series(values).value_counts(normalize=True, dropna=False)
+    shares: dict[str, float] = {}
+    for k, v in counts[counts > 0].items():
+        name = str(k)
+        shares[name] = shares.get(name, 0.0) + float(v)
+    return dict(sorted(shares.items()))
 
 
 def numeric_profile(values: np.ndarray, bins: int) -> dict[str, Any]:
@@ -58,7 +64,7 @@ def build_profile(features: pd.DataFrame, outputs: Sequence[Any], bins: int) -> 
     for col in CATEGORICAL_FEATURES:
         profile["features"][col] = {
             "kind": "categorical",
-            "shares": category_shares(features[col].tolist()),
+            "shares": category_shares(features[col]),
         }
     if OUTPUT_KIND == "class":
         profile[PREDICTION] = {"kind": "categorical", "shares": category_shares(outputs)}

@@ -43,6 +43,7 @@ from .registry import configure, ensure_experiment
 PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy", "scipy", "skops", "lightgbm"]
 PROFILE_ARTIFACT = "reference_profile.json"
 CURVE_SHARES = (0.25, 0.5, 1.0)  # the learning curve's points, shares of the training sample
+NULL_ROWS = 100_000  # the permutation null is fitted on at most this many training rows
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,12 @@ def lineage(
     record = load_lineage(settings)
     content = content_hash(frame) if content is None else content
     matches = record is not None and record.get("content_hash") == content
+    return _with_record(record, matches, frame, sha)
+
+
+def _with_record(
+    record: dict[str, Any] | None, matches: bool, frame: pd.DataFrame, sha: str | None
+) -> dict[str, Any]:
     return (record if record is not None and matches else {}) | {
         "ingest_lineage_matches": matches,
         "training_rows": len(frame),
@@ -193,6 +200,10 @@ def null_metric(
     model. What can is the training procedure: the gate asks the model to clearly beat what
     the same procedure learns when the labels carry nothing.
     """
+    if len(x_train) > NULL_ROWS:  # a random direction needs no more rows to show its reach
+        rng = np.random.default_rng(settings.model.seed)
+        keep = np.sort(rng.choice(len(x_train), NULL_ROWS, replace=False))
+        x_train, y_train = x_train.iloc[keep], y_train.iloc[keep]
     null = build_pipeline(settings.model).fit(x_train, _shuffled(settings.model, y_train))
     metric, threshold = metrics.gate_metric(settings.gate), settings.model.decision_threshold
     out = metrics.output(null, feature_frame(test_rows))
@@ -242,10 +253,22 @@ def run_params(model: ModelSettings, rows: int, shuffle_labels: bool) -> dict[st
     }
 
 
+def table_lineage(settings: Settings) -> dict[str, Any] | None:
+    """The lineage record when it describes the training table as it is on disk: ingest
+    writes the table, then the record (both atomically), so a table no newer than its record
+    is the one the record hashed; the rows need no hashing again."""
+    record = load_lineage(settings)
+    table, written = settings.training_table, settings.lineage_file
+    if record is None or not table.is_file() or not record.get("content_hash"):
+        return None
+    return record if table.stat().st_mtime <= written.stat().st_mtime else None
+
+
 def train(
     settings: Settings,
     frame: pd.DataFrame,
     shuffle_labels: bool = False,
+    described: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Fit, log, register and alias challenger (never champion: only `promote` moves that).
 
@@ -258,7 +281,9 @@ def train(
     fitted = fit(settings, frame, shuffle_labels)
     pipeline, example = fitted.pipeline, fitted.example
     model_sha = fingerprint(pipeline)
-    sha, content = data_hash(frame), content_hash(frame)  # each hashed once per run
+    # each hashed once per run; the ingested table's content hash is its lineage's
+    sha = data_hash(frame)
+    content = str(described["content_hash"]) if described else content_hash(frame)
     sample = fitted.split.get("sample")
     tags = git_state(settings) | {
         "model_sha256": model_sha,
@@ -274,7 +299,11 @@ def train(
         tags["drill"] = "shuffled_labels"
     if fitted.null is not None:
         tags["null_metric"] = repr(fitted.null)  # read by the gate (model/evaluate.py)
-    run_lineage = lineage(settings, frame, content, sha) | {"holdout": fitted.split}
+    run_lineage = (
+        _with_record(described, True, frame, sha)
+        if described
+        else lineage(settings, frame, content, sha)
+    ) | {"holdout": fitted.split}
     curve = {f"learning_curve.{k}": v for k, v in fitted.curve.items()}
     if fitted.null is not None:
         curve["null_metric"] = fitted.null
@@ -329,4 +358,5 @@ def train_from_table(settings: Settings, shuffle_labels: bool = False) -> TrainR
     frame = training_frame(settings)
     if frame is None:
         return train_from_sources(settings, shuffle_labels=shuffle_labels)
-    return train(settings, frame, shuffle_labels=shuffle_labels)
+    described = table_lineage(settings)
+    return train(settings, frame, shuffle_labels=shuffle_labels, described=described)
