@@ -132,10 +132,9 @@ def output_table(
     the input, from 0) or, when positions are not known, ``row_hash`` (of the row's values)."""
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
     if KEY is not None:
-        key = accepted[KEY]  # passed through: no copy when it is text or an integer already
-        if pa.types.is_integer(key.type):
-            key = key.cast(pa.int64())  # an integer key stays a number (it sorts as one)
-        elif not pa.types.is_large_string(key.type):
+        key = accepted[KEY]  # passed through: no copy when it is text already
+        # Text whatever the table stores, as the API and the decision log take keys.
+        if not pa.types.is_large_string(key.type):
             key = pa.array(key.to_pandas().astype("str")).cast(pa.large_string())
         columns[KEY] = key
     elif positions is not None:
