@@ -749,24 +749,33 @@ def test_field_pilots_update_cleanly_keeping_what_the_team_did(
         assert (relocked in lines) == bool(changed), (pilot.version, pilot.update_output)
 
 
+def full_checks(pilot: FieldPilot) -> None:
+    project = pilot.project
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    # the documented relock: the update re-locked; the environment follows the lock
+    sync = subprocess.run(
+        [UV, "sync", "--locked", "-q"], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert sync.returncode == 0, f"{pilot.version}: {sync.stderr[-2000:]}"
+    # the model trained before the update, served and answering through the new code
+    answer = serve_and_predict(project)
+    assert answer["model_version"] == pilot.used["version"], (pilot.version, answer)
+    uv_run(project, "ruff", "check", ".")
+    uv_run(project, "ruff", "format", "--check", ".")
+    uv_run(project, "mypy", "src")
+    uv_run(project, "lint-imports")
+    out = uv_run(project, "pytest", "-q", "-p", "no:cacheprovider").stdout
+    assert " passed" in out and " failed" not in out, f"{pilot.version}: {out[-2000:]}"
+    assert "registered" in pilot_cli(project, "train"), pilot.version
+
+
 def test_field_pilots_pass_their_full_checks_after_the_update(
     field_pilots: list[FieldPilot],
 ) -> None:
-    for pilot in field_pilots:
-        project = pilot.project
-        env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-        # the documented relock: the update re-locked; the environment follows the lock
-        sync = subprocess.run(
-            [UV, "sync", "--locked", "-q"], cwd=project, env=env, capture_output=True, text=True
-        )
-        assert sync.returncode == 0, f"{pilot.version}: {sync.stderr[-2000:]}"
-        # the model trained before the update, served and answering through the new code
-        answer = serve_and_predict(project)
-        assert answer["model_version"] == pilot.used["version"], (pilot.version, answer)
-        uv_run(project, "ruff", "check", ".")
-        uv_run(project, "ruff", "format", "--check", ".")
-        uv_run(project, "mypy", "src")
-        uv_run(project, "lint-imports")
-        out = uv_run(project, "pytest", "-q", "-x", "-p", "no:cacheprovider").stdout
-        assert " passed" in out and " failed" not in out, f"{pilot.version}: {out[-2000:]}"
-        assert "registered" in pilot_cli(project, "train"), pilot.version
+    failures = []
+    for pilot in field_pilots:  # every pilot checked, then every failure reported
+        try:
+            full_checks(pilot)
+        except AssertionError as exc:
+            failures.append(f"pilot from {pilot.version} ({pilot.ref}): {exc}")
+    assert not failures, "\n\n".join(failures)
