@@ -144,10 +144,11 @@ def render_path(records: dict[str, dict[str, Any]]) -> str:
             ]) + " |"
         )  # fmt: skip
     total = sum(r["facts"].get("seconds", 0) or 0 for r in records.values())
-    cpu = sum(r["facts"].get("cpu_seconds", 0) or 0 for r in records.values())
+    cpus = [r["facts"]["cpu_seconds"] for r in records.values() if "cpu_seconds" in r["facts"]]
+    cpu = f", {sum(cpus):.0f} s of CPU (what the machine's other load does not inflate)"
     lines.append(
         f"\n{passed} of {len(records)} tables end to end; {total:.0f} s wall in the pilot "
-        f"processes, {cpu:.0f} s of CPU (the machine's other load does not count there)."
+        f"processes{cpu if cpus else ''}."
     )
     lines.append("\nIngest, score and `ready` per table:\n")
     lines.append(
