@@ -69,6 +69,7 @@ class Evaluation:
     # one-sided lower bound (bootstrap); None: not measured (versions trained before)
     null: float | None = None
     candidate_low: float | None = None
+    signal_confidence: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,8 @@ def _signal_check(ev: Evaluation) -> Check:
         passed,
         ev.candidate_low,
         ev.null,
-        f"{ev.metric} {ev.candidate:.3f} ({ev.confidence:.0%} lower bound {ev.candidate_low:.3f})"
+        f"{ev.metric} {ev.candidate:.3f} ({ev.signal_confidence:.0%} lower bound"
+        f" {ev.candidate_low:.3f})"
         f" {'>' if passed else '<='} {ev.null:.3f} of the same estimator on permuted labels"
         + ("" if passed else ": the labels taught this model nothing it would not learn by chance"),
     )
