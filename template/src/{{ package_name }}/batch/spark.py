@@ -1,4 +1,5 @@
-"""The Spark engine: the same chunk scoring (``job.score_chunk``) inside ``mapInArrow``.
+"""The Spark engine: the same chunk scoring (``job.score_chunk``) inside ``mapInArrow``, and
+the same chunk validation of ``ingest`` (``data.ingest.validate_chunk``).
 
 The driver loads the model from the registry once and ships it to the executors with the
 function (executors never talk to the registry). Each Arrow batch is validated by the
@@ -12,9 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
+import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..data.columnar import decoded
+from ..data.errors import DataError
+from ..data.ingest import Chunk, ChunkJob, validate_chunk
 from ..data.quality import FAILED
 from ..settings import Settings
 from .errors import BatchError
@@ -169,3 +174,93 @@ def _run(spark: Any, job: SparkJob) -> Any:
     checkpoint.rows_quarantined = quarantined
     checkpoint.rows_scored = read - quarantined
     return checkpoint
+
+
+def ingest_on_spark(settings: Settings, progress: Callable[[str], None] | None = None) -> Any:
+    """``ingest`` with each chunk validated by ``validate_chunk`` inside ``mapInArrow``.
+
+    The driver reads each source in chunks (flat memory) and stages every conformed chunk as
+    a file; the executors validate the chunks (the CPU-heavy part) with the very function the
+    local engine runs, and the driver appends their results in chunk order. So the training
+    table, its content hash, the unlabeled rows and the quarantine are the local engine's.
+    The staging directory is beside the training table (on a cluster it must be storage the
+    executors share) and is removed whatever happens."""
+    from ..data.ingest import ingest
+
+    spark = session(settings)
+    staging = settings.training_table.parent / f".ingest-spark-{os.getpid()}"
+    try:
+        return ingest(settings, progress, _SparkEngine(spark, staging, settings))
+    except Exception as exc:
+        if not type(exc).__module__.startswith(("pyspark", "py4j")):
+            raise
+        raise BatchError(f"ingest --engine spark: {_reason(exc)}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+class _SparkEngine:
+    """An ingest engine (``data.ingest.Engine``) on a Spark session."""
+
+    def __init__(self, spark: Any, staging: Path, settings: Settings) -> None:
+        self.spark, self.staging = spark, staging
+        # Executors apply the PII policy with the driver's key (their environment may lack it).
+        self.salt = (settings.data.pii_salt_env, os.environ.get(settings.data.pii_salt_env))
+
+    def __call__(self, chunks: Iterator[pd.DataFrame], job: ChunkJob) -> Iterator[Chunk]:
+        from pyspark.sql.types import BinaryType, LongType, StringType, StructField, StructType
+
+        folder = self.staging / f"{len(list(self.staging.glob('*')))}"
+        folder.mkdir(parents=True)
+        staged = []
+        for i, frame in enumerate(chunks):  # read (and conformed) by the driver, in order
+            path = folder / f"{i:06d}.pickle"
+            try:
+                frame.to_pickle(path)
+            except OSError as exc:
+                raise DataError(
+                    f"source {job.label}: chunk {i}: cannot stage the chunk for Spark "
+                    f"({exc.strerror or exc})",
+                    "config",
+                ) from None
+            staged.append((i, str(path)))
+        if not staged:
+            return
+        salt = self.salt
+
+        def validate(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            name, value = salt
+            if value is not None:
+                os.environ[name] = value
+            for batch in batches:
+                ids, paths = batch.column(0).to_pylist(), batch.column(1).to_pylist()
+                for i, path in zip(ids, paths, strict=True):
+                    staged_chunk = pd.read_pickle(path)  # noqa: S301 - staged by this run's driver
+                    chunk = validate_chunk(staged_chunk, job)
+                    payload = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
+                    yield pa.RecordBatch.from_pydict(
+                        {"i": [i], "chunk": [payload]},
+                        schema=pa.schema([("i", pa.int64()), ("chunk", pa.binary())]),
+                    )
+
+        inputs = StructType([StructField("i", LongType()), StructField("path", StringType())])
+        outputs = StructType([StructField("i", LongType()), StructField("chunk", BinaryType())])
+        parallelism = self.spark.sparkContext.defaultParallelism
+        # Contiguous ranges of chunks per partition: results arrive nearly in order, so the
+        # driver holds about one chunk while it puts them back in order.
+        frame = self.spark.createDataFrame(staged, inputs).repartitionByRange(
+            min(len(staged), max(parallelism, 1)), "i"
+        )
+        out = frame.mapInArrow(validate, outputs).sortWithinPartitions("i")
+        # Results come back a partition at a time, put back in chunk order as they arrive.
+        pending: dict[int, Chunk] = {}
+        expected = 0
+        for row in out.toLocalIterator():
+            pending[int(row["i"])] = pickle.loads(row["chunk"])  # noqa: S301 - our own executors
+            while expected in pending:
+                yield pending.pop(expected)
+                expected += 1
+        if expected != len(staged):
+            raise DataError(
+                f"source {job.label}: Spark returned {expected} of {len(staged)} chunks"
+            )

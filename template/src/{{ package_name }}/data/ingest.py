@@ -11,6 +11,7 @@ table. Outputs are written to temporary names and renamed, so readers never see 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -42,7 +43,10 @@ from .schema import KEY, RENAMES, TIME
 from .sources import Source, open_sources, seed_sources
 
 __all__ = [
+    "Chunk",
+    "ChunkJob",
     "DataError",
+    "Engine",
     "IngestResult",
     "SourceBatch",
     "ingest",
@@ -50,6 +54,8 @@ __all__ = [
     "read_batch",
     "seed",
     "seed_frame",
+    "validate_chunk",
+    "validate_locally",
 ]
 
 
@@ -149,15 +155,80 @@ def _quarantine(quarantined: pd.DataFrame, settings: Settings) -> Path | None:
     return path
 
 
-def ingest(settings: Settings, progress: Callable[[str], None] | None = None) -> IngestResult:
+@dataclass(frozen=True)
+class ChunkJob:
+    """What validating one source's chunks needs (picklable: Spark ships it to executors)."""
+
+    source: str
+    label: str
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk validated: what the driver appends, hashes and counts."""
+
+    rows_read: int
+    accepted: pd.DataFrame  # PII protected, contract dtypes
+    unlabeled: pd.DataFrame | None  # PII protected, with _source
+    quarantined: pd.DataFrame  # the rows as read, with _source and _failed_checks
+    keys: dict[bool, pa.Array]  # distinct keys of the labeled and the unlabeled rows
+    accepted_keys: pa.Array | None
+
+
+def validate_chunk(frame: pd.DataFrame, job: ChunkJob) -> Chunk:
+    """The chunk function: a conformed chunk validated (vectorised kernels, pandera on flagged
+    rows only) and its PII protected. The local and the Spark engine both run exactly this."""
+    split = split_labeled(frame, job.label)
+    keys: dict[bool, pa.Array] = {}
+    accepted_keys = None
+    if KEY is not None:
+        labeled = ~label_missing(frame)
+        for part in (True, False):
+            keys[part] = pc.unique(_text(frame.loc[labeled == part, KEY]))
+        accepted_keys = pc.unique(_text(split.accepted[KEY]))
+    unlabeled = None
+    if split.unlabeled is not None and len(split.unlabeled):
+        named = split.unlabeled.assign(**{SOURCE: job.source})
+        unlabeled = apply_pii_policy(named, job.settings)
+    return Chunk(
+        rows_read=split.rows_read,
+        accepted=apply_pii_policy(split.accepted, job.settings),
+        unlabeled=unlabeled,
+        quarantined=split.quarantined.assign(**{SOURCE: job.source}),
+        keys=keys,
+        accepted_keys=accepted_keys,
+    )
+
+
+def validate_locally(chunks: Iterator[pd.DataFrame], job: ChunkJob) -> Iterator[Chunk]:
+    """The local engine: each chunk validated in this process as it is read."""
+    for frame in chunks:
+        yield validate_chunk(frame, job)
+
+
+# An engine maps a source's conformed chunks, in order, to validated chunks, in order.
+Engine = Callable[[Iterator[pd.DataFrame], ChunkJob], Iterator[Chunk]]
+
+
+def ingest(
+    settings: Settings,
+    progress: Callable[[str], None] | None = None,
+    engine: Engine = validate_locally,
+) -> IngestResult:
     """Every enabled source in chunks of ``batch.chunk_rows``: each chunk is validated by the
     vectorised kernels (pandera judges only the rows they flag), its PII protected and its
     accepted rows appended to the training table under a temporary name, published only when
-    the whole run succeeded. Memory holds a chunk, the keys seen and the quarantine."""
+    the whole run succeeded. Memory holds a chunk, the keys seen and the quarantine.
+
+    ``engine`` validates the chunks (``validate_locally``, or Spark's ``mapInArrow`` in
+    ``batch.spark``); everything else (writing, hashing, accounting) is the same for both."""
     policy = pii_policy(settings.data)  # a bad policy fails before any source is touched
     rows = settings.batch.chunk_rows
     output, unlabeled_path = settings.training_table, unlabeled_table(settings)
     table, spare = _ParquetSink(output), _ParquetSink(unlabeled_path)
+    table.clear_stale()
+    spare.clear_stale()
     digest, window, keys = ContentHash(), _Window(), _Keys()
     described: list[dict[str, Any]] = []
     quarantined: list[pd.DataFrame] = []
@@ -169,23 +240,28 @@ def ingest(settings: Settings, progress: Callable[[str], None] | None = None) ->
                 label = getattr(source, "label", source.name)
                 labels.append(label)
                 counts = {"rows_read": 0, "rows_accepted": 0, "rows_unlabeled": 0}
-                for i, raw in enumerate(_chunks(source, rows)):
-                    frame = conform(raw, label, settings.data.sources.rename.get(source.name))
-                    split = split_labeled(frame, label)
-                    keys.add(source.name, i, frame, split)
-                    accepted = apply_pii_policy(split.accepted, settings)
-                    table.write(accepted)
-                    if len(accepted):  # an empty chunk's dtypes may not be the contract's
-                        digest.update(accepted)
-                        window.update(accepted)
-                    if split.unlabeled is not None and len(split.unlabeled):
-                        named = split.unlabeled.assign(**{SOURCE: source.name})
-                        spare.write(apply_pii_policy(named, settings))
-                    if len(split.quarantined):
-                        quarantined.append(split.quarantined.assign(**{SOURCE: source.name}))
-                    counts["rows_read"] += split.rows_read
-                    counts["rows_accepted"] += len(split.accepted)
-                    counts["rows_unlabeled"] += split.rows_unlabeled
+                job = ChunkJob(source.name, label, settings)
+                conformed = _conformed(source, rows, label, settings)
+                for i, chunk in enumerate(engine(conformed, job)):
+                    keys.add(source.name, chunk)
+                    try:
+                        table.write(chunk.accepted)
+                        if chunk.unlabeled is not None:
+                            spare.write(chunk.unlabeled)
+                    except OSError as exc:  # a full disk, a vanished directory: one line
+                        raise DataError(
+                            f"source {label}: chunk {i}: cannot write the training table "
+                            f"({_os_reason(exc)})",
+                            "config",
+                        ) from None
+                    if len(chunk.accepted):  # an empty chunk's dtypes may not be the contract's
+                        digest.update(chunk.accepted)
+                        window.update(chunk.accepted)
+                    if len(chunk.quarantined):
+                        quarantined.append(chunk.quarantined)
+                    counts["rows_read"] += chunk.rows_read
+                    counts["rows_accepted"] += len(chunk.accepted)
+                    counts["rows_unlabeled"] += _rows(chunk.unlabeled)
                     if progress is not None:
                         _report(progress, label, i, counts["rows_read"], started)
                 if not counts["rows_read"]:
@@ -204,6 +280,54 @@ def ingest(settings: Settings, progress: Callable[[str], None] | None = None) ->
         spare.discard()
         raise
     return _publish(settings, policy, described, labels, table, spare, quarantined, digest, window)
+
+
+def _rows(frame: pd.DataFrame | None) -> int:
+    return 0 if frame is None else len(frame)
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _conformed(source: Source, rows: int, label: str, settings: Settings) -> Iterator[pd.DataFrame]:
+    """A source's chunks in contract names. A chunk that breaks the contract's structure (a
+    missing column in a later file) or a source that fails mid-stream stops the run in one
+    line naming the source and the chunk."""
+    rename = settings.data.sources.rename.get(source.name)
+    raws = _chunks(source, rows)
+    i = 0
+    while True:
+        try:
+            raw = next(raws)
+        except StopIteration:
+            return
+        except DataError as exc:
+            raise DataError(_at_chunk(str(exc), label, i), exc.kind) from None
+        except Exception as exc:  # a driver or network error after some chunks
+            raise DataError(
+                f"source {label}: chunk {i}: read failed ({type(exc).__name__}: "
+                f"{_first_line(exc)})",
+                "unreachable",
+            ) from None
+        try:
+            frame = conform(raw, label, rename)
+        except DataError as exc:
+            if i == 0:  # the first chunk speaks for the whole source, as before
+                raise
+            raise DataError(_at_chunk(str(exc), label, i), exc.kind) from None
+        yield frame
+        i += 1
+
+
+def _at_chunk(message: str, label: str, i: int) -> str:
+    prefix = f"source {label}: "
+    rest = message[len(prefix) :] if message.startswith(prefix) else message
+    return f"{prefix}chunk {i}: {rest}"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300]
 
 
 def _chunks(source: Source, rows: int) -> Iterator[pd.DataFrame]:
@@ -310,6 +434,14 @@ class _ParquetSink:
         self._writer.write_table(table)
         self.rows += len(frame)
 
+    def clear_stale(self) -> None:
+        """A run killed mid-write (no ``discard``) leaves its partial file: a re-run starts
+        clean. Only a dead process's file goes (a live one's run is its own)."""
+        for stale in self.path.parent.glob(f".{self.path.name}.*.partial"):
+            pid = stale.name[len(self.path.name) + 2 : -len(".partial")]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                stale.unlink(missing_ok=True)
+
     def _close(self) -> None:
         if self._writer is not None:
             self._writer.close()
@@ -323,12 +455,23 @@ class _ParquetSink:
 
     def discard(self) -> None:
         """Nothing of the run left behind (a failed first run leaves no directory either)."""
-        self._close()
+        with contextlib.suppress(OSError):  # a writer that failed (a full disk) may fail to close
+            self._close()
         self._writer = None
         self.tmp.unlink(missing_ok=True)
         if self._created and not any(self.tmp.parent.iterdir()):
             self.tmp.parent.rmdir()
             self._created = False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _Window:
@@ -364,14 +507,13 @@ class _Keys:
         self.parts: dict[tuple[str, bool], list[pa.Array]] = {}
         self.accepted: list[pa.Array] = []
 
-    def add(self, source: str, chunk: int, frame: pd.DataFrame, split: Split) -> None:
+    def add(self, source: str, chunk: Chunk) -> None:
         if KEY is None:
             return
-        labeled = ~label_missing(frame)
-        for part in (True, False):
-            values = _text(frame.loc[labeled == part, KEY])
-            self.parts.setdefault((source, part), []).append(pc.unique(values))
-        self.accepted.append(pc.unique(_text(split.accepted[KEY])))
+        for part, values in chunk.keys.items():
+            self.parts.setdefault((source, part), []).append(values)
+        if chunk.accepted_keys is not None:
+            self.accepted.append(chunk.accepted_keys)
 
     def repeated(self) -> bool:
         for chunks in self.parts.values():
