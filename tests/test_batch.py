@@ -1,8 +1,9 @@
-"""Generated tier: the pilot's Spark batch test runs, with the optional `spark` group installed.
+"""Generated tier: the pilot's Spark tests run, with the optional `spark` group installed.
 
 The default environment of a pilot does not carry PySpark (~480 MB); this installs the group
-into the shared default pilot and runs its `spark`-marked test on local Spark (`local[2]`),
-which compares the Spark engine with the local engine. CI=true is passed through, so the test
+into the shared default pilot and runs its `spark`-marked tests on local Spark (`local[2]`),
+which compare the Spark engine with the local engine: batch scoring (`score --engine spark`)
+and ingest (`ingest --engine spark`). CI=true is passed through, so the test
 fails, never skips, if PySpark or Java is missing.
 """
 
@@ -43,10 +44,11 @@ def run_spark_test(default_project: Path, env: dict[str, str]) -> None:
         "-m",
         "spark",
         "tests/test_batch.py",
+        "tests/test_real_inputs.py",
         env=env | {"PATH": os.environ["PATH"]},
         timeout=900,
         check=False,
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
-    assert "1 passed" in proc.stdout and "skipped" not in proc.stdout, out[-2000:]
+    assert "2 passed" in proc.stdout and "skipped" not in proc.stdout, out[-2000:]
