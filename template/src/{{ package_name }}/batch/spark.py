@@ -57,6 +57,8 @@ def session(settings: Settings) -> Any:
         builder = builder.master(settings.batch.spark_master)
         builder = builder.config("spark.driver.host", "127.0.0.1")
         builder = builder.config("spark.ui.enabled", "false")
+        # The commands print their own progress lines; Spark's bar would tangle with them.
+        builder = builder.config("spark.ui.showConsoleProgress", "false")
         # Arrow batches of the local engine's chunk size (Spark's default is 10,000 rows).
         batch_rows = str(settings.batch.chunk_rows)
         builder = builder.config("spark.sql.execution.arrow.maxRecordsPerBatch", batch_rows)
@@ -184,7 +186,8 @@ def ingest_on_spark(settings: Settings, progress: Callable[[str], None] | None =
     local engine runs, and the driver appends their results in chunk order. So the training
     table, its content hash, the unlabeled rows and the quarantine are the local engine's.
     The staging directory is beside the training table (on a cluster it must be storage the
-    executors share) and is removed whatever happens."""
+    executors share) and is removed whatever happens. A key repeated across chunks sends the
+    run to the whole-table path, as on the local engine."""
     from ..data.ingest import ingest
 
     spark = session(settings)

@@ -303,6 +303,8 @@ def _conformed(source: Source, rows: int, label: str, settings: Settings) -> Ite
         except StopIteration:
             return
         except DataError as exc:
+            if i == 0:  # before any row (missing table, bad credentials): the source's error
+                raise
             raise DataError(_at_chunk(str(exc), label, i), exc.kind) from None
         except Exception as exc:  # a driver or network error after some chunks
             raise DataError(
