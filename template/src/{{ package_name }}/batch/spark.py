@@ -117,9 +117,10 @@ def run_spark(job: SparkJob) -> Any:
 
 
 def _reason(exc: Exception) -> str:
-    """One line from a Spark error (a BatchError raised on an executor keeps its own text)."""
+    """One line from a Spark error (a BatchError or DataError raised on an executor keeps its
+    own text)."""
     text = str(exc)
-    found = re.search(r"BatchError: (.+)", text)
+    found = re.search(r"(?:BatchError|DataError): (.+)", text)
     if found:
         return found.group(1).strip()
     return (text.strip().splitlines() or [type(exc).__name__])[0][:300]
