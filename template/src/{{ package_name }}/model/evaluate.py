@@ -16,7 +16,15 @@ from ..features import feature_frame
 from ..settings import Settings
 from . import bootstrap, metrics
 from .gate import Evaluation, SliceScore, Verdict, judge
-from .holdout import data_hash, describe_split, group_labels, predict, split, split_text
+from .holdout import (
+    data_hash,
+    describe_split,
+    group_labels,
+    legacy_data_hash,
+    predict,
+    split,
+    split_text,
+)
 from .registry import RegistryError, find_alias, get_version, load_pipeline
 
 
@@ -47,12 +55,16 @@ def slice_scores(
     residual = y_all - out_ if metrics.CLASSES is None else None
     overall_mae = float(np.mean(np.abs(residual))) if residual is not None else 0.0
     out: dict[str, dict[str, SliceScore]] = {c: {} for c in gate.slices}
+    ranked = metric == "roc_auc"
     for column in gate.slices:
         labels = group_labels(rows[column])
         for group in sorted(set(labels.tolist())):
             mask = labels == group
             n = int(mask.sum())
-            if n < gate.min_slice_rows:
+            if n < gate.min_slice_rows or (ranked and np.ptp(out_[mask]) == 0):
+                # A ranking metric is undefined where every score is equal: a group that one
+                # of the model's own features defines (the only one, say) cannot be ranked
+                # inside, which says nothing about fairness.
                 out[column][group] = SliceScore(n, None)
             elif residual is None:
                 f = bootstrap.metric_figure(metric, y_all[mask], out_[mask], threshold, level, seed)
@@ -66,6 +78,14 @@ def slice_scores(
             else:  # a perfect model: no error to compare
                 out[column][group] = SliceScore(n, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0)
     return out
+
+
+def same_data(recorded: str | None, frame: pd.DataFrame) -> bool:
+    """The version was trained on these rows: today's hash, or the one releases before 0.3.0
+    recorded (computed only when today's differs)."""
+    if recorded is None:
+        return False
+    return recorded == data_hash(frame) or recorded == legacy_data_hash(frame)
 
 
 def evaluate_version(
@@ -122,7 +142,7 @@ def evaluate_version(
         champion=champion,
         champion_version=champion_ref.version if champion_ref else None,
         slices=slice_scores(settings, test_rows, out, metric),
-        same_data=ref.tags.get("data_sha256") == data_hash(frame),
+        same_data=same_data(ref.tags.get("data_sha256"), frame),
         holdout_rows=len(test_rows),
         lead_low=lead_low,
         confidence=settings.gate.confidence,

@@ -102,6 +102,14 @@ def data_hash(frame: pd.DataFrame) -> str:
     return hashlib.sha256(np.ascontiguousarray(hashed).tobytes()).hexdigest()
 
 
+def legacy_data_hash(frame: pd.DataFrame) -> str:
+    """The hash versions trained before 0.3.0 carry (the rows' text form): the gate still
+    recognises their training data after an update, so they promote without a retrain."""
+    canonical = frame[sorted(frame.columns)].astype(str)
+    hashed = pd.util.hash_pandas_object(canonical, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
 def group_labels(values: pd.Series) -> np.ndarray:
     """Each row's group as text, missing values as their own group (``missing``): a slice
     or protected column with gaps never mixes floats with text, never drops rows."""

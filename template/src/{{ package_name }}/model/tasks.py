@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.roles import TASK
+from ..data.roles import POSITIVE, TASK
 
 METRICS = {"binary": "roc_auc", "multiclass": "macro_f1", "regression": "rmse"}
 
@@ -50,11 +50,24 @@ def live_metric(labels: Sequence[Any], scores: Sequence[Any], task: str = TASK) 
 
 
 def _arrays(labels: Sequence[Any], scores: Sequence[Any], task: str) -> tuple[Any, Any]:
-    if task == "binary":
-        return np.asarray(labels, dtype=int), np.asarray(scores, dtype=float)
+    if task == "binary":  # 1 where the outcome is the contract's positive class ("yes", 1, ...)
+        return np.asarray([is_positive(v) for v in labels], dtype=int), np.asarray(
+            scores, dtype=float
+        )
     if task == "multiclass":
         return np.asarray([str(v) for v in labels]), np.asarray([str(v) for v in scores])
     return np.asarray(labels, dtype=float), np.asarray(scores, dtype=float)
+
+
+def is_positive(value: Any) -> bool:
+    """Whether a logged label is the positive class: the same value, or the same number or
+    text once stored (an outcome of 1 arrives as 1, 1.0 or "1"; "yes" as "yes")."""
+    if value == POSITIVE:
+        return True
+    try:
+        return float(value) == float(POSITIVE)
+    except (TypeError, ValueError):
+        return str(value) == str(POSITIVE)
 
 
 def _metric(y: Any, s: Any, task: str) -> float | None:
