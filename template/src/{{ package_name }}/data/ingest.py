@@ -275,11 +275,20 @@ def ingest(
             if progress is not None:
                 progress("keys repeat across chunks or sources: validating whole tables")
             return ingest_whole(settings)
+        return _publish(
+            settings, policy, described, labels, table, spare, quarantined, digest, window
+        )
+    except OSError as exc:  # the quarantine, the last row group or lineage: a full disk
+        table.discard()
+        spare.discard()
+        raise DataError(
+            f"sources {', '.join(labels)}: cannot write the ingest outputs ({_os_reason(exc)})",
+            "config",
+        ) from None
     except BaseException:
         table.discard()
         spare.discard()
         raise
-    return _publish(settings, policy, described, labels, table, spare, quarantined, digest, window)
 
 
 def _rows(frame: pd.DataFrame | None) -> int:
