@@ -8,6 +8,7 @@ to decisions later, and are never model inputs.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -41,7 +42,40 @@ def _field(name: str, column: Any) -> tuple[Any, Any]:
         py_type = Annotated[float, Strict()]
     elif py_type is int:
         py_type = Annotated[int, BeforeValidator(_json_number)]
+    if column.default is not None:
+        # Ingest fills a missing value with the contract's default before validating
+        # (pandera's set_default, data/quality.py): a null or an omitted field here becomes that
+        # default and is then checked like any sent value, so serving scores what training saw.
+        fill = _as_type(column.default, py_type)
+        filled: Any = Annotated[py_type | None, BeforeValidator(_filled_with(fill))]
+        return filled, Field(default=fill, validate_default=True, **bounds)
+    if column.nullable:
+        # Nullable without a default: the contract keeps the missing value, so does the API
+        # (scored as missing, as a training row missing it was).
+        return py_type | None, Field(..., **bounds)
     return py_type, Field(..., **bounds)
+
+
+def _as_type(default: Any, py_type: Any) -> Any:
+    """The default as the JSON type the field checks: 40 for a float field is 40.0."""
+    if isinstance(default, bool):
+        return default
+    if isinstance(default, int | float) and _base(py_type) is float:
+        return float(default)
+    if isinstance(default, float) and _base(py_type) is int and default.is_integer():
+        return int(default)
+    return default
+
+
+def _base(py_type: Any) -> Any:
+    return getattr(py_type, "__origin__", py_type)
+
+
+def _filled_with(fill: Any) -> Any:
+    def filled(value: Any) -> Any:
+        return fill if value is None else value
+
+    return filled
 
 
 def _join_field(column: Any, py_type: type) -> tuple[Any, Any]:
@@ -56,7 +90,11 @@ def _join_field(column: Any, py_type: type) -> tuple[Any, Any]:
     # string; pydantic would otherwise read a number as a Unix time.
     typed: Any = Annotated[py_type, Strict(), Field(**extra)]
     if py_type is datetime:
-        typed = Annotated[typed, AfterValidator(_in_utc)]
+        # A table's own time values, as ingest read them: a date (midnight UTC) or a datetime
+        # with a space separator, besides ISO 8601 with a T. Text only: never a Unix number.
+        typed = Annotated[
+            datetime, BeforeValidator(_time_text), AfterValidator(_in_utc), Field(**extra)
+        ]
     return typed | None, Field(default=None, description=desc)
 
 
@@ -69,6 +107,16 @@ def _in_utc(value: datetime) -> datetime:
         return value.astimezone(UTC)
     except OverflowError:
         return value
+
+
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _time_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date or datetime string")
+    text = value.strip()
+    return f"{text}T00:00:00" if _DATE_ONLY.fullmatch(text) else text
 
 
 def _integer_key_as_text(value: Any) -> Any:
