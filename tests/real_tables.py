@@ -208,6 +208,6 @@ FULL_SUITE = [
     "AER-HMDA",  # yes/no label, protected attributes under short names (afam, single)
     "ISLR-Hitters",  # regression, unlabeled rows, a name column
     "palmerpenguins",  # text multiclass, missing values in a protected attribute (sex)
-    "ISLR-Caravan",  # wide (87 columns), 6% positives with Yes/No
+    "vega-seattle-weather",  # a date column (time-aware holdout), text classes, skewed
     "sklearn-wine",  # integer multiclass, small, names with slashes
 ]
