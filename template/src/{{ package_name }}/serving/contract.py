@@ -49,11 +49,21 @@ def _field(name: str, column: Any) -> tuple[Any, Any]:
         fill = _as_type(column.default, py_type)
         filled: Any = Annotated[py_type | None, BeforeValidator(_filled_with(fill))]
         return filled, Field(default=fill, validate_default=True, **bounds)
-    if column.nullable:
-        # Nullable without a default: the contract keeps the missing value, so does the API
-        # (scored as missing, as a training row missing it was).
+    if column.nullable and "isin" in stated:
+        # Nullable without a default: the contract keeps the missing category, so does the API
+        # (scored as no known category, the encoder's handle_unknown="ignore").
         return py_type | None, Field(..., **bounds)
+    if column.nullable:
+        # A missing number with nothing to fill it would make every score NaN: refused, naming
+        # the way out (a default in the contract, as `data adopt` writes for such columns).
+        return Annotated[py_type, BeforeValidator(_no_missing_number)], Field(..., **bounds)
     return py_type, Field(..., **bounds)
+
+
+def _no_missing_number(value: Any) -> Any:
+    if value is None:
+        raise ValueError("missing, and the contract sets no default to fill it")
+    return value
 
 
 def _as_type(default: Any, py_type: Any) -> Any:
