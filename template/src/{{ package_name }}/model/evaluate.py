@@ -108,15 +108,22 @@ def evaluate_version(
     baseline = metrics.baseline(feature_frame(train_rows), metrics.label(train_rows))
     baseline_out = metrics.output(baseline, feature_frame(test_rows))
 
-    lead_low = bootstrap.lead_lower_bound(
-        metric,
-        y_test.to_numpy(),
-        out,
-        baseline_out,
-        threshold,
-        settings.gate.confidence,
-        settings.model.seed,
-    )
+    lead_name = ""
+    if metrics.CLASSES is None:  # regression: the paired MAE skill (bootstrap.py says why)
+        skill, lead_low = bootstrap.mae_skill_lower_bound(
+            y_test.to_numpy(), out, baseline_out, settings.gate.confidence, settings.model.seed
+        )
+        lead_name = "" if skill is None else f"MAE skill {skill:.3f}"
+    else:
+        lead_low = bootstrap.lead_lower_bound(
+            metric,
+            y_test.to_numpy(),
+            out,
+            baseline_out,
+            threshold,
+            settings.gate.confidence,
+            settings.model.seed,
+        )
 
     # the null is one draw of chance: the candidate's bound at the slices' level (95%) suffices
     candidate_fig = bootstrap.metric_figure(
@@ -145,6 +152,7 @@ def evaluate_version(
         same_data=same_data(ref.tags.get("data_sha256"), frame),
         holdout_rows=len(test_rows),
         lead_low=lead_low,
+        lead_name=lead_name,
         confidence=settings.gate.confidence,
         slice_figure="metric" if metrics.CLASSES is not None else "error",
         holdout=split_text(describe_split(train_rows, test_rows)),
