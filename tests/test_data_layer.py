@@ -116,10 +116,11 @@ def test_all_sources_quarantine_accounting_and_one_line_errors(all_sources: Path
         rows[2] = rows[2].split(",", 2)[0] + ",x@example.com,7," + rows[2].split(",", 3)[3]
         csv.write_text("\n".join(rows) + "\n")
         out = uv_run(all_sources, "churn-pilot", "ingest").stdout
-        m = re.search(r"ingested (\d+) rows .*: (\d+) accepted, (\d+) quarantined", out)
+        pattern = r"ingested (\d+) rows .*: (\d+) accepted, (\d+) unlabeled, (\d+) quarantined"
+        m = re.search(pattern, out)
         assert m, out
-        read, accepted, quarantined = map(int, m.groups())
-        assert quarantined == 2 and read == accepted + quarantined
+        read, accepted, unlabeled, quarantined = map(int, m.groups())
+        assert quarantined == 2 and unlabeled == 0 and read == accepted + unlabeled + quarantined
         lineage = json.loads((all_sources / "data/processed/lineage.json").read_text())
         assert lineage["rows_quarantined"] == 2
         assert "x@example.com" not in Path(lineage["quarantine"]).read_text()

@@ -239,7 +239,7 @@ class _SparkEngine:
             for batch in batches:
                 ids, paths = batch.column(0).to_pylist(), batch.column(1).to_pylist()
                 for i, path in zip(ids, paths, strict=True):
-                    staged_chunk = pd.read_pickle(path)  # noqa: S301 - staged by this run's driver
+                    staged_chunk = pd.read_pickle(path)  # noqa: S301  # nosec B301 (this run's own)
                     chunk = validate_chunk(staged_chunk, job)
                     payload = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
                     yield pa.RecordBatch.from_pydict(
@@ -260,7 +260,7 @@ class _SparkEngine:
         pending: dict[int, Chunk] = {}
         expected = 0
         for row in out.toLocalIterator():
-            pending[int(row["i"])] = pickle.loads(row["chunk"])  # noqa: S301 - our own executors
+            pending[int(row["i"])] = pickle.loads(row["chunk"])  # noqa: S301  # nosec B301 (ours)
             while expected in pending:
                 yield pending.pop(expected)
                 expected += 1

@@ -51,9 +51,12 @@ def live_metric(labels: Sequence[Any], scores: Sequence[Any], task: str = TASK) 
 
 def _arrays(labels: Sequence[Any], scores: Sequence[Any], task: str) -> tuple[Any, Any]:
     if task == "binary":  # 1 where the outcome is the contract's positive class ("yes", 1, ...)
-        return np.asarray([is_positive(v) for v in labels], dtype=int), np.asarray(
-            scores, dtype=float
-        )
+        values = list(labels)
+        if not any(is_positive(v) for v in values) and all(_indicator(v) for v in values):
+            positive = np.asarray([float(v) for v in values]) == 1.0  # already 0/1 indicators
+        else:
+            positive = np.asarray([is_positive(v) for v in values])
+        return positive.astype(int), np.asarray(scores, dtype=float)
     if task == "multiclass":
         return np.asarray([str(v) for v in labels]), np.asarray([str(v) for v in scores])
     return np.asarray(labels, dtype=float), np.asarray(scores, dtype=float)
@@ -68,6 +71,13 @@ def is_positive(value: Any) -> bool:
         return float(value) == float(POSITIVE)
     except (TypeError, ValueError):
         return str(value) == str(POSITIVE)
+
+
+def _indicator(value: Any) -> bool:
+    try:
+        return float(value) in (0.0, 1.0)
+    except (TypeError, ValueError):
+        return False
 
 
 def _metric(y: Any, s: Any, task: str) -> float | None:
