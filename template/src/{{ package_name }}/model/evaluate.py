@@ -125,11 +125,6 @@ def evaluate_version(
             settings.model.seed,
         )
 
-    # the null is one draw of chance: the candidate's bound at the slices' level (95%) suffices
-    candidate_fig = bootstrap.metric_figure(
-        metric, y_test.to_numpy(), out, threshold, settings.gate.slice_confidence,
-        settings.model.seed,
-    )  # fmt: skip
     null_tag = ref.tags.get("null_metric")
 
     champion_ref = find_alias(settings, settings.model.champion_alias)
@@ -157,7 +152,5 @@ def evaluate_version(
         slice_figure="metric" if metrics.CLASSES is not None else "error",
         holdout=split_text(describe_split(train_rows, test_rows)),
         null=float(null_tag) if null_tag else None,
-        candidate_low=candidate_fig.low,
-        signal_confidence=settings.gate.slice_confidence,
     )
     return judge(evaluation, settings.gate)

@@ -68,11 +68,9 @@ class Evaluation:
     # what slices are compared with: "metric" (classification) or "error" (regression)
     slice_figure: str = "metric"
     holdout: str = ""  # how the holdout was taken (random split, or the latest rows by time)
-    # the permutation null's metric (train's ``null_metric`` tag) and the candidate's own
-    # one-sided lower bound (bootstrap); None: not measured (versions trained before)
+    # the permutation null's metric (train's ``null_metric`` tag); None: not measured
+    # (versions trained before)
     null: float | None = None
-    candidate_low: float | None = None
-    signal_confidence: float = 0.95
 
 
 @dataclass(frozen=True)
