@@ -98,9 +98,11 @@ def weighted_metric(
     total = w.sum(axis=1, dtype=np.float64)
     if metrics.CLASSES is None:
         y_f, out_f = np.asarray(y, dtype=float), np.asarray(out, dtype=float)
+        w64 = w.astype(np.float64)
+        if metric == "mae":
+            return _safe_div(w64 @ np.abs(y_f - out_f), total)
         if metric != "r2":
             raise ValueError(f"metric '{metric}' has no bootstrap here")
-        w64 = w.astype(np.float64)
         sse = w64 @ (y_f - out_f) ** 2
         sy, syy = w64 @ y_f, w64 @ y_f**2
         sst = syy - _safe_div(sy**2, total)
@@ -162,6 +164,38 @@ def _resampled(
     return [np.concatenate(p) for p in per], scale
 
 
+MAE_SKILL = "mae_skill"
+
+
+def _lead(metric: str, model: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """The model's lead over the baseline from each one's figure (per resample, or the point):
+    the difference, or for ``MAE_SKILL`` 1 - MAE(model) / MAE(baseline), the share of the
+    baseline's absolute error the model removes (0: none, 1: all; NaN: the baseline has none).
+
+    Regression's baseline check reads the MAE skill rather than the lead in R²: squared errors
+    let a few extreme labels (salaries, prices) swing R² on a small holdout so far that a model
+    which halves the typical error cannot show it; absolute errors are paired row by row and
+    far steadier, while a model with no signal still removes none of the baseline's error.
+    """
+    if metric == MAE_SKILL:
+        return 1 - _safe_div(model, baseline)
+    difference: np.ndarray = model - baseline
+    return difference
+
+
+def lead(
+    metric: str, y: np.ndarray, model_out: np.ndarray, baseline_out: np.ndarray, threshold: float
+) -> float | None:
+    """The model's lead over the baseline on these rows (``_lead``); None where undefined."""
+    figure = "mae" if metric == MAE_SKILL else metric
+    a = metrics.metric_value(figure, y, model_out, threshold)
+    b = metrics.metric_value(figure, y, baseline_out, threshold)
+    if a is None or b is None:
+        return None
+    value = float(_lead(metric, np.asarray(a), np.asarray(b)))
+    return value if math.isfinite(value) else None
+
+
 def lead_lower_bound(
     metric: str,
     y: np.ndarray,
@@ -172,55 +206,14 @@ def lead_lower_bound(
     seed: int,
     resamples: int = RESAMPLES,
 ) -> float | None:
-    """One-sided ``level`` lower bound of (model - baseline) on the same resampled rows."""
-    a = metrics.metric_value(metric, y, model_out, threshold)
-    b = metrics.metric_value(metric, y, baseline_out, threshold)
-    if a is None or b is None:
+    """One-sided ``level`` lower bound of the model's lead over the baseline (``_lead``: the
+    difference in ``metric``, or the MAE skill), both scored on the same resampled rows."""
+    point = lead(metric, y, model_out, baseline_out, threshold)
+    if point is None:
         return None
-    (ma, mb), scale = _resampled(metric, y, [model_out, baseline_out], threshold, resamples, seed)
-    return _bound(a - b, ma - mb, 1 - level, scale)
-
-
-def mae_skill(y: np.ndarray, model_out: np.ndarray, baseline_out: np.ndarray) -> float | None:
-    """Regression's lead over the baseline as 1 - MAE(model) / MAE(baseline): the share of the
-    baseline's absolute error the model removes (0: none, 1: all)."""
-    base = float(np.mean(np.abs(y - baseline_out)))
-    return None if base == 0 else 1.0 - float(np.mean(np.abs(y - model_out))) / base
-
-
-def mae_skill_lower_bound(
-    y: np.ndarray,
-    model_out: np.ndarray,
-    baseline_out: np.ndarray,
-    level: float,
-    seed: int,
-    resamples: int = RESAMPLES,
-) -> tuple[float | None, float | None]:
-    """The MAE skill and its one-sided ``level`` lower bound (paired bootstrap of rows).
-
-    Regression's baseline check reads this rather than the lead in R²: squared errors let a
-    few extreme labels (salaries, prices) swing R² on a small holdout so far that a model
-    which halves the typical error cannot show it; absolute errors are paired row by row and
-    far steadier, while a model with no signal still removes none of the baseline's error.
-    """
-    y = np.asarray(y, dtype=float)
-    model_out, baseline_out = np.asarray(model_out, float), np.asarray(baseline_out, float)
-    point = mae_skill(y, model_out, baseline_out)
-    if point is None or len(y) < 2:
-        return point, None
-    model_err, base_err = np.abs(y - model_out), np.abs(y - baseline_out)
-    spread, scale = _spread_rows(len(y), seed), 1.0
-    if spread is not None:  # a wide holdout: resample a spread of rows, scale the SE back
-        scale = float(np.sqrt(len(spread) / len(y)))
-        model_err, base_err = model_err[spread], base_err[spread]
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(max(resamples, 2)):
-        rows = rng.integers(0, len(model_err), len(model_err))
-        base = base_err[rows].mean()
-        if base > 0:
-            values.append(1.0 - model_err[rows].mean() / base)
-    return point, _bound(point, np.asarray(values), 1 - level, scale)
+    figure = "mae" if metric == MAE_SKILL else metric
+    (ma, mb), scale = _resampled(figure, y, [model_out, baseline_out], threshold, resamples, seed)
+    return _bound(point, _lead(metric, ma, mb), 1 - level, scale)
 
 
 @dataclass(frozen=True)

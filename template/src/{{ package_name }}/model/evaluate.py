@@ -108,22 +108,15 @@ def evaluate_version(
     baseline = metrics.baseline(feature_frame(train_rows), metrics.label(train_rows))
     baseline_out = metrics.output(baseline, feature_frame(test_rows))
 
-    lead_name = ""
-    if metrics.CLASSES is None:  # regression: the paired MAE skill (bootstrap.py says why)
-        skill, lead_low = bootstrap.mae_skill_lower_bound(
-            y_test.to_numpy(), out, baseline_out, settings.gate.confidence, settings.model.seed
-        )
-        lead_name = "" if skill is None else f"MAE skill {skill:.3f}"
-    else:
-        lead_low = bootstrap.lead_lower_bound(
-            metric,
-            y_test.to_numpy(),
-            out,
-            baseline_out,
-            threshold,
-            settings.gate.confidence,
-            settings.model.seed,
-        )
+    # regression reads the paired MAE skill (bootstrap.py says why), classification the lead
+    # in the gate metric
+    lead_metric = metric if metrics.CLASSES is not None else bootstrap.MAE_SKILL
+    y = y_test.to_numpy()
+    lead_low = bootstrap.lead_lower_bound(
+        lead_metric, y, out, baseline_out, threshold, settings.gate.confidence, settings.model.seed
+    )
+    skill = bootstrap.lead(lead_metric, y, out, baseline_out, threshold)
+    lead_name = "" if lead_metric == metric or skill is None else f"MAE skill {skill:.3f}"
 
     null_tag = ref.tags.get("null_metric")
 
