@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -27,19 +27,23 @@ import pyarrow.parquet as pq
 
 from .. import atomic
 from ..settings import DataSettings, Settings
+from .columnar import split_table
 from .errors import DataError
 from .lineage import ContentHash, Lineage, content_hash
-from .privacy import apply_pii_policy, pii_policy
+from .privacy import apply_pii_policy, pii_policy, protect_table
 from .quality import (
     FAILED,
     SOURCE,
     Split,
     conform,
+    conform_table,
     label_missing,
+    label_missing_arrow,
+    scoring_schema,
     split_cross_source_duplicates,
     split_labeled,
 )
-from .schema import KEY, RENAMES, TIME
+from .schema import KEY, LABEL, RENAMES, TIME, PilotSchema
 from .sources import Source, open_sources, seed_sources
 
 __all__ = [
@@ -164,21 +168,27 @@ class ChunkJob:
     settings: Settings
 
 
+# A conformed chunk: Arrow from a Parquet file, pandas from the other sources.
+Rows: TypeAlias = pd.DataFrame | pa.Table
+
+
 @dataclass(frozen=True)
 class Chunk:
     """One chunk validated: what the driver appends, hashes and counts."""
 
     rows_read: int
-    accepted: pd.DataFrame  # PII protected, contract dtypes
-    unlabeled: pd.DataFrame | None  # PII protected, with _source
+    accepted: Rows  # PII protected, contract dtypes
+    unlabeled: Rows | None  # PII protected, with _source
     quarantined: pd.DataFrame  # the rows as read, with _source and _failed_checks
     keys: dict[bool, pa.Array]  # distinct keys of the labeled and the unlabeled rows
     accepted_keys: pa.Array | None
 
 
-def validate_chunk(frame: pd.DataFrame, job: ChunkJob) -> Chunk:
+def validate_chunk(frame: Rows, job: ChunkJob) -> Chunk:
     """The chunk function: a conformed chunk validated (vectorised kernels, pandera on flagged
     rows only) and its PII protected. The local and the Spark engine both run exactly this."""
+    if isinstance(frame, pa.Table):
+        return _validate_table(frame, job)
     split = split_labeled(frame, job.label)
     keys: dict[bool, pa.Array] = {}
     accepted_keys = None
@@ -201,14 +211,62 @@ def validate_chunk(frame: pd.DataFrame, job: ChunkJob) -> Chunk:
     )
 
 
-def validate_locally(chunks: Iterator[pd.DataFrame], job: ChunkJob) -> Iterator[Chunk]:
+def _validate_table(table: pa.Table, job: ChunkJob) -> Chunk:
+    """An Arrow chunk, by the Arrow kernels ``score`` runs (``data.columnar``): the same rows
+    and reasons as ``split_labeled`` on its pandas form, without converting the accepted rows
+    (most of a chunk) to pandas and back."""
+    missing = label_missing_arrow(table[LABEL])
+    contract = PilotSchema.to_schema()
+    unlabeled: pa.Table | None = None
+    if not missing.any():
+        split = split_table(table, job.label, contract)
+        accepted, quarantined = split.accepted, split.quarantined
+    else:
+        labeled = split_table(table.filter(pa.array(~missing)), job.label, contract)
+        rest = table.filter(pa.array(missing)).drop_columns([LABEL])
+        scored = split_table(rest, job.label, scoring_schema())
+        accepted = labeled.accepted
+        quarantined = pd.concat([labeled.quarantined, scored.quarantined], ignore_index=True)
+        if scored.accepted.num_rows:
+            named = scored.accepted.append_column(
+                pa.field(SOURCE, pa.large_string()),
+                pa.repeat(pa.scalar(job.source, pa.large_string()), scored.accepted.num_rows),
+            )
+            unlabeled = protect_table(named, job.settings)
+    keys: dict[bool, pa.Array] = {}
+    accepted_keys = None
+    if KEY is not None:
+        for part in (True, False):
+            keys[part] = _distinct_text(table[KEY].filter(pa.array(missing != part)))
+        accepted_keys = _distinct_text(accepted[KEY])
+    return Chunk(
+        rows_read=table.num_rows,
+        accepted=protect_table(accepted, job.settings),
+        unlabeled=unlabeled,
+        quarantined=quarantined.assign(**{SOURCE: job.source}),
+        keys=keys,
+        accepted_keys=accepted_keys,
+    )
+
+
+def _distinct_text(values: pa.ChunkedArray) -> pa.Array:
+    """The distinct keys as text, as ``_text`` spells them (Arrow's own text when they are
+    text; pandas' spelling of anything else)."""
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        return pc.unique(values.cast(pa.large_string()))
+    return pc.unique(_text(values.to_pandas()))
+
+
+def validate_locally(chunks: Iterator[Rows], job: ChunkJob) -> Iterator[Chunk]:
     """The local engine: each chunk validated in this process as it is read."""
     for frame in chunks:
         yield validate_chunk(frame, job)
 
 
 # An engine maps a source's conformed chunks, in order, to validated chunks, in order.
-Engine = Callable[[Iterator[pd.DataFrame], ChunkJob], Iterator[Chunk]]
+Engine = Callable[[Iterator[Rows], ChunkJob], Iterator[Chunk]]
 
 
 def ingest(
@@ -233,7 +291,7 @@ def ingest(
     described: list[dict[str, Any]] = []
     quarantined: list[pd.DataFrame] = []
     labels: list[str] = []
-    started = time.perf_counter()
+    steps = _Steps()
     try:
         with open_sources(settings) as sources:
             for source in sources:
@@ -241,13 +299,17 @@ def ingest(
                 labels.append(label)
                 counts = {"rows_read": 0, "rows_accepted": 0, "rows_unlabeled": 0}
                 job = ChunkJob(source.name, label, settings)
-                conformed = _conformed(source, rows, label, settings)
-                for i, chunk in enumerate(engine(conformed, job)):
-                    keys.add(source.name, chunk)
+                total = _total_rows(source) if progress is not None else None
+                started = time.perf_counter()
+                validated = engine(_conformed(source, rows, label, settings, steps), job)
+                for i, chunk in enumerate(steps.validating(validated)):
+                    with steps.timed("hash"):
+                        keys.add(source.name, chunk)
                     try:
-                        table.write(chunk.accepted)
-                        if chunk.unlabeled is not None:
-                            spare.write(chunk.unlabeled)
+                        with steps.timed("write"):
+                            table.write(chunk.accepted)
+                            if chunk.unlabeled is not None:
+                                spare.write(chunk.unlabeled)
                     except OSError as exc:  # a full disk, a vanished directory: one line
                         raise DataError(
                             f"source {label}: chunk {i}: cannot write the training table "
@@ -255,15 +317,17 @@ def ingest(
                             "config",
                         ) from None
                     if len(chunk.accepted):  # an empty chunk's dtypes may not be the contract's
-                        digest.update(chunk.accepted)
-                        window.update(chunk.accepted)
+                        with steps.timed("hash"):
+                            frame = _frame(chunk.accepted)
+                            digest.update(frame)
+                            window.update(frame)
                     if len(chunk.quarantined):
                         quarantined.append(chunk.quarantined)
                     counts["rows_read"] += chunk.rows_read
                     counts["rows_accepted"] += len(chunk.accepted)
                     counts["rows_unlabeled"] += _rows(chunk.unlabeled)
                     if progress is not None:
-                        _report(progress, label, i, counts["rows_read"], started)
+                        _report(progress, label, i, counts["rows_read"], started, total)
                 if not counts["rows_read"]:
                     raise DataError(f"source {label}: no rows", "empty")
                 bad = counts["rows_read"] - counts["rows_accepted"] - counts["rows_unlabeled"]
@@ -275,9 +339,13 @@ def ingest(
             if progress is not None:
                 progress("keys repeat across chunks or sources: validating whole tables")
             return ingest_whole(settings)
-        return _publish(
-            settings, policy, described, labels, table, spare, quarantined, digest, window
-        )
+        with steps.timed("publish"):
+            result = _publish(
+                settings, policy, described, labels, table, spare, quarantined, digest, window
+            )
+        if progress is not None:
+            progress(steps.summary(result.rows_read))
+        return result
     except OSError as exc:  # the quarantine, the last row group or lineage: a full disk
         table.discard()
         spare.discard()
@@ -291,15 +359,70 @@ def ingest(
         raise
 
 
-def _rows(frame: pd.DataFrame | None) -> int:
+def _rows(frame: Rows | None) -> int:
     return 0 if frame is None else len(frame)
+
+
+def _frame(rows: Rows) -> pd.DataFrame:
+    """The rows as pandas, as the content hash and the time window read them (Arrow text
+    stays Arrow-backed: no copy)."""
+    return rows if isinstance(rows, pd.DataFrame) else rows.to_pandas()
+
+
+def _total_rows(source: Source) -> int | None:
+    """The source's row count when it knows it cheaply (the progress line's ETA), else None."""
+    count = getattr(source, "total_rows", None)
+    if count is None:
+        return None
+    try:
+        total = count()
+    except (DataError, OSError):  # reading the rows reports the problem, naming the chunk
+        return None
+    return total if isinstance(total, int) and total > 0 else None
+
+
+class _Steps:
+    """Where an ingest's time goes (wall seconds per step), printed when it ends."""
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(("read", "validate", "write", "hash", "publish"), 0.0)
+        self.started = time.perf_counter()
+
+    @contextlib.contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] += time.perf_counter() - started
+
+    def validating(self, chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+        """``chunks`` with the time spent producing them, less their reading, as validation."""
+        while True:
+            started, reading = time.perf_counter(), self.seconds["read"]
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                return
+            finally:
+                spent = time.perf_counter() - started - (self.seconds["read"] - reading)
+                self.seconds["validate"] += spent
+            yield chunk
+
+    def summary(self, rows: int) -> str:
+        elapsed = time.perf_counter() - self.started
+        parts = ", ".join(f"{step} {s:.1f} s" for step, s in self.seconds.items())
+        rate = rows / max(elapsed, 1e-9)
+        return f"ingest: {rows:,} rows in {elapsed:.1f} s ({rate:,.0f} rows/s): {parts}"
 
 
 def _os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
-def _conformed(source: Source, rows: int, label: str, settings: Settings) -> Iterator[pd.DataFrame]:
+def _conformed(
+    source: Source, rows: int, label: str, settings: Settings, steps: _Steps
+) -> Iterator[Rows]:
     """A source's chunks in contract names. A chunk that breaks the contract's structure (a
     missing column in a later file) or a source that fails mid-stream stops the run in one
     line naming the source and the chunk."""
@@ -308,7 +431,8 @@ def _conformed(source: Source, rows: int, label: str, settings: Settings) -> Ite
     i = 0
     while True:
         try:
-            raw = next(raws)
+            with steps.timed("read"):
+                raw = next(raws)
         except StopIteration:
             return
         except DataError as exc:
@@ -322,7 +446,8 @@ def _conformed(source: Source, rows: int, label: str, settings: Settings) -> Ite
                 "unreachable",
             ) from None
         try:
-            frame = conform(raw, label, rename)
+            with steps.timed("read"):
+                frame = _conform(raw, label, rename)
         except DataError as exc:
             if i == 0:  # the first chunk speaks for the whole source, as before
                 raise
@@ -341,8 +466,20 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [""])[0][:300]
 
 
-def _chunks(source: Source, rows: int) -> Iterator[pd.DataFrame]:
-    """A source's rows in chunks (one chunk when the source cannot stream)."""
+def _conform(raw: Rows, label: str, rename: dict[str, str] | None) -> Rows:
+    if isinstance(raw, pa.Table):
+        return conform_table(raw, label, rename)
+    return conform(raw, label, rename)
+
+
+def _chunks(source: Source, rows: int) -> Iterator[Rows]:
+    """A source's rows in chunks (one chunk when the source cannot stream); Arrow tables when
+    the source reads Arrow (a Parquet file: validated without a pandas round trip)."""
+    arrow = getattr(source, "arrow_chunks", None)
+    tables = arrow(rows) if arrow is not None else None
+    if tables is not None:
+        yield from tables
+        return
     chunks = getattr(source, "chunks", None)
     if chunks is None:
         yield source.read()
@@ -350,9 +487,20 @@ def _chunks(source: Source, rows: int) -> Iterator[pd.DataFrame]:
     yield from chunks(rows)
 
 
-def _report(progress: Callable[[str], None], label: str, i: int, done: int, start: float) -> None:
+def _report(
+    progress: Callable[[str], None],
+    label: str,
+    i: int,
+    done: int,
+    start: float,
+    total: int | None,
+) -> None:
     elapsed = max(time.perf_counter() - start, 1e-9)
-    progress(f"{label}: chunk {i}: {done:,} rows read, {done / elapsed:,.0f} rows/s")
+    rate = done / elapsed
+    line = f"{label}: chunk {i}: {done:,} rows read, {rate:,.0f} rows/s"
+    if total is not None and total >= done:
+        line += f", {done / total:.0%} of {total:,}, ETA {(total - done) / rate:,.0f} s"
+    progress(line)
 
 
 def _too_many(labels: str, bad: int, read: int, limit: float, path: Path | None) -> DataError:
@@ -431,11 +579,15 @@ class _ParquetSink:
         self._writer: pq.ParquetWriter | None = None
         self._created = False
 
-    def write(self, frame: pd.DataFrame) -> None:
-        if not len(frame):  # its dtypes may be uncoerced: the first rows fix the schema
-            self.empty = frame if self.empty.empty and not len(self.empty.columns) else self.empty
+    def write(self, rows: Rows) -> None:
+        if not len(rows):  # its dtypes may be uncoerced: the first rows fix the schema
+            if self.empty.empty and not len(self.empty.columns):
+                self.empty = _frame(rows)
             return
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if isinstance(rows, pd.DataFrame):
+            table = pa.Table.from_pandas(rows, preserve_index=False)
+        else:
+            table = rows.replace_schema_metadata(None)
         if self._writer is None:  # the first chunk fixes the schema (contract dtypes)
             self._created = not self.tmp.parent.exists()
             self.tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -443,7 +595,7 @@ class _ParquetSink:
         else:
             table = table.cast(self._writer.schema)
         self._writer.write_table(table)
-        self.rows += len(frame)
+        self.rows += len(rows)
 
     def clear_stale(self) -> None:
         """A run killed mid-write (no ``discard``) leaves its partial file: a re-run starts

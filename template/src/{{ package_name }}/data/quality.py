@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pandera.errors as pa_errors
 import pandera.pandas as pa
+import pyarrow as arrow
+import pyarrow.compute as pc
 
 from .errors import DataError
 from .schema import KEY, LABEL, RENAMES, PilotSchema
@@ -58,6 +60,37 @@ def conform(frame: pd.DataFrame, label: str, rename: dict[str, str] | None = Non
     if frame.empty:
         raise DataError(f"source {label}: no rows", "empty")
     return frame[CONTRACT_COLUMNS].reset_index(drop=True)
+
+
+def conform_table(
+    table: arrow.Table, label: str, rename: dict[str, str] | None = None
+) -> arrow.Table | pd.DataFrame:
+    """``conform`` for an Arrow chunk (a Parquet file's): the same names, checks and errors,
+    without converting the rows to pandas. Two source columns named onto one contract column
+    are pandas' case (it keeps both): such a chunk goes through ``conform`` as pandas."""
+    if table.num_columns == 0:
+        raise DataError(f"source {label}: no rows", "empty")
+    names = [RENAMES.get(c, c) for c in table.column_names]
+    names = [(rename or {}).get(c, c) for c in names]
+    missing = [c for c in CONTRACT_COLUMNS if c not in names]
+    if missing:
+        raise DataError(f"source {label}: missing columns {', '.join(missing)}")
+    if not table.num_rows:
+        raise DataError(f"source {label}: no rows", "empty")
+    if any(names.count(c) > 1 for c in CONTRACT_COLUMNS):
+        return conform(table.to_pandas(), label, rename)
+    return table.rename_columns(names).select(CONTRACT_COLUMNS)
+
+
+def label_missing_arrow(column: arrow.ChunkedArray) -> np.ndarray:
+    """``label_missing`` of an Arrow label column: null, NaN, or blank text."""
+    if arrow.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    missing = pc.is_null(column, nan_is_null=True)
+    if arrow.types.is_string(column.type) or arrow.types.is_large_string(column.type):
+        blank = pc.equal(pc.utf8_trim_whitespace(column), "")
+        missing = pc.or_(missing, pc.fill_null(blank, False))
+    return np.asarray(missing, dtype=bool)
 
 
 def scoring_schema() -> pa.DataFrameSchema:
