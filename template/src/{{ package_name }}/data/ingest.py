@@ -664,19 +664,23 @@ class _Window:
 class _Keys:
     """The keys seen per source, part (labeled or not) and chunk: a chunk judges uniqueness
     within itself, so a key in two chunks (or accepted by two sources) sends the run to the
-    whole-table path. Kept as Arrow text (a few bytes a key, hashed by Arrow kernels)."""
+    whole-table path. Kept as Arrow text (a few bytes a key) with each chunk's key range:
+    chunks whose ranges do not meet cannot share a key, so keys that arrive in order (a table
+    read by its key, an export) are never hashed together, and the rest only where ranges
+    meet."""
 
     def __init__(self) -> None:
-        self.parts: dict[tuple[str, bool], list[pa.Array]] = {}
-        self.accepted: list[pa.Array] = []
+        self.parts: dict[tuple[str, bool], list[_KeyChunk]] = {}
+        self.accepted: list[_KeyChunk] = []
 
     def add(self, source: str, chunk: Chunk) -> None:
         if KEY is None:
             return
         for part, values in chunk.keys.items():
-            self.parts.setdefault((source, part), []).append(values)
-        if chunk.accepted_keys is not None:
-            self.accepted.append(chunk.accepted_keys)
+            if len(values):
+                self.parts.setdefault((source, part), []).append(_KeyChunk.of(values))
+        if chunk.accepted_keys is not None and len(chunk.accepted_keys):
+            self.accepted.append(_KeyChunk.of(chunk.accepted_keys))
 
     def repeated(self) -> bool:
         for chunks in self.parts.values():
@@ -685,12 +689,47 @@ class _Keys:
         return len({s for s, _ in self.parts}) > 1 and _overlap(self.accepted)
 
 
+@dataclass(frozen=True)
+class _KeyChunk:
+    """One chunk's distinct keys (text), their range and whether a null is among them."""
+
+    values: pa.Array
+    low: str | None
+    high: str | None
+    null: bool
+
+    @classmethod
+    def of(cls, values: pa.Array) -> _KeyChunk:
+        bounds = pc.min_max(values)
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        return cls(values, low, high, bool(values.null_count))
+
+
 def _text(values: pd.Series) -> pa.Array:
-    return pa.array(values.astype("str").to_numpy(dtype=object), pa.large_string())
+    return pa.array(
+        values.astype("str").to_numpy(dtype=object), pa.large_string(), from_pandas=True
+    )
 
 
-def _overlap(arrays: list[pa.Array]) -> bool:
-    both = pa.chunked_array(arrays, pa.large_string())
+def _overlap(chunks: list[_KeyChunk]) -> bool:
+    """Whether a key (null included: pandas counts nulls as repeats) is in two chunks."""
+    if sum(c.null for c in chunks) > 1:
+        return True
+    ranged = sorted((c for c in chunks if c.low is not None), key=lambda c: str(c.low))
+    group: list[_KeyChunk] = []
+    high = ""
+    for chunk in ranged:  # groups of chunks whose ranges meet, in order of their lows
+        if group and str(chunk.low) > high:
+            if len(group) > 1 and _repeats(group):
+                return True
+            group = []
+        group.append(chunk)
+        high = max(high, str(chunk.high)) if len(group) > 1 else str(chunk.high)
+    return len(group) > 1 and _repeats(group)
+
+
+def _repeats(chunks: list[_KeyChunk]) -> bool:
+    both = pa.chunked_array([c.values for c in chunks], pa.large_string())
     return bool(pc.count_distinct(both, mode="all").as_py() < len(both))
 
 
