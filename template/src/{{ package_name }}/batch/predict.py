@@ -17,8 +17,8 @@ import pyarrow as pa
 
 from ..data.schema import FEATURES, KEY, TASK
 from ..model.metrics import CLASSES, decide
-from ..model.registry import ModelRef, RegistryError, find_alias, get_version, load_pipeline
-from ..model.scorer import Scorer, build_scorer, top_contributions_rows
+from ..model.registry import ModelRef, RegistryError, find_alias, get_version, load_scorer
+from ..model.scorer import Scorer, top_contributions_rows
 from ..settings import Settings
 from .errors import BatchError
 
@@ -69,7 +69,7 @@ def load_model(settings: Settings, ref: ModelRef) -> BatchModel:
     scorer = _SCORERS.get(key)
     if scorer is None:
         try:
-            scorer = build_scorer(load_pipeline(settings, ref))
+            scorer = load_scorer(settings, ref)
         except ValueError as exc:  # a family without a fast scorer, or classes that moved
             raise BatchError(f"model '{ref.name}' version {ref.version}: {exc}") from None
         while len(_SCORERS) >= _KEEP:

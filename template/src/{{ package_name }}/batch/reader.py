@@ -17,7 +17,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import sqlalchemy as sa
 
 from ..data.schema import KEY, RENAMES
 from ..settings import CsvSettings, Settings
@@ -29,6 +28,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 def safe_url(url: str) -> str:
     """The URL without credentials, fit for records and logs."""
+    import sqlalchemy as sa  # SQL inputs only: a file's batch does without its import
+
     return sa.engine.make_url(url).render_as_string(hide_password=True).replace(":***@", "@")
 
 
@@ -90,6 +91,8 @@ class BatchInput:
             ) from None
 
     def _sql_chunks(self, rows: int) -> Iterator[pd.DataFrame]:
+        import sqlalchemy as sa
+
         engine = sa.create_engine(self.url)
         try:
             with engine.connect() as conn:
@@ -201,6 +204,8 @@ def open_input(source: str, settings: Settings) -> BatchInput:
 
 
 def _sql_input(what: str, settings: Settings) -> BatchInput:
+    import sqlalchemy as sa
+
     url = settings.sqlite_abs(settings.data.url)
     shown = safe_url(url)
     what = what or settings.data.table  # `sql:` alone: the configured table

@@ -18,15 +18,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.dummy import DummyClassifier, DummyRegressor
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    mean_absolute_error,
-    mean_squared_error,
-    r2_score,
-    roc_auc_score,
-)
 
 from ..data.roles import POSITIVE
 from ..data.schema import LABEL, TASK, PilotSchema
@@ -174,6 +165,16 @@ def metric_value(
 
 
 def _metric(metric: str, y: np.ndarray, out: np.ndarray, threshold: float) -> float | None:
+    # scikit-learn is imported where it is used: scoring a compiled version needs none of it
+    from sklearn.metrics import (
+        accuracy_score,
+        f1_score,
+        mean_absolute_error,
+        mean_squared_error,
+        r2_score,
+        roc_auc_score,
+    )
+
     if len(y) == 0:
         return None
     if CLASSES is not None:
@@ -212,6 +213,8 @@ def _metric(metric: str, y: np.ndarray, out: np.ndarray, threshold: float) -> fl
 
 def baseline(x_train: pd.DataFrame, y_train: pd.Series) -> Any:
     """The model to beat: class priors (classification) or the training mean (regression)."""
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
     if CLASSES is None:
         return DummyRegressor(strategy="mean").fit(x_train, y_train)
     return DummyClassifier(strategy="prior").fit(x_train, y_train)

@@ -13,6 +13,7 @@ required) and when (UTC, ISO 8601).
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 from dataclasses import dataclass
@@ -21,7 +22,14 @@ from typing import Any
 
 from ..settings import Settings
 from .gate import Verdict
-from .registry import ModelRef, RegistryError, configure, find_alias, get_version
+from .registry import (
+    ModelRef,
+    RegistryError,
+    configure,
+    find_alias,
+    get_version,
+    load_scorer,
+)
 
 NO_PREVIOUS = "none"
 
@@ -179,6 +187,10 @@ def promote_to_staging(
     configure(settings).set_registered_model_alias(
         settings.model.name, settings.model.stage_alias, version
     )
+    # Compiled now, while the gate has scikit-learn loaded: once this version is champion,
+    # the first `score` process starts without it (model/scorer.py, compiled scorers).
+    with contextlib.suppress(ValueError):  # a family with no compiled form
+        load_scorer(settings, get_version(settings, version))
     return verdict
 
 

@@ -17,16 +17,22 @@ outputs equal the pipeline's and the additivity, for whichever family is configu
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
+from ..atomic import replacing
 from ..data.schema import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES, TASK
 from .metrics import CLASSES
+
+if TYPE_CHECKING:  # scoring a compiled version imports no scikit-learn
+    from sklearn.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
@@ -57,29 +63,36 @@ EXPLAINED = {
 class Inputs:
     """The fitted ColumnTransformer as numpy: rows -> the exact matrix the model saw."""
 
-    def __init__(self, transformer: Any) -> None:
+    def __init__(self, mean: np.ndarray, scale: np.ndarray, categories: list[list[str]]) -> None:
         n_num = len(NUMERIC_FEATURES)
-        self._mean = np.zeros(n_num)
-        self._scale = np.ones(n_num)
-        if n_num:
-            scaler = transformer.named_transformers_["num"]
-            self._mean = np.asarray(scaler.mean_, dtype=float)
-            self._scale = np.asarray(scaler.scale_, dtype=float)
+        self._mean, self._scale, self.categories = mean, scale, categories
         # For each categorical column: category -> its one-hot column (unknown: all zero, as
         # the encoder's handle_unknown="ignore").
         self._cat_index: list[dict[str, int]] = []
         groups = list(range(n_num))
         offset = n_num
-        if CATEGORICAL_FEATURES:
-            encoder = transformer.named_transformers_["cat"]
-            for j, cats in enumerate(encoder.categories_):
-                self._cat_index.append({str(c): offset + i for i, c in enumerate(cats)})
-                groups += [n_num + j] * len(cats)
-                offset += len(cats)
+        for j, cats in enumerate(categories):
+            self._cat_index.append({c: offset + i for i, c in enumerate(cats)})
+            groups += [n_num + j] * len(cats)
+            offset += len(cats)
         self.width = offset
         # transformed column -> input column, to sum contributions per input column
         self.group = np.zeros((offset, len(FEATURES)))
         self.group[np.arange(offset), groups] = 1.0
+
+    @classmethod
+    def fitted(cls, transformer: Any) -> Inputs:
+        n_num = len(NUMERIC_FEATURES)
+        mean, scale = np.zeros(n_num), np.ones(n_num)
+        if n_num:
+            scaler = transformer.named_transformers_["num"]
+            mean = np.asarray(scaler.mean_, dtype=float)
+            scale = np.asarray(scaler.scale_, dtype=float)
+        categories = []
+        if CATEGORICAL_FEATURES:
+            encoder = transformer.named_transformers_["cat"]
+            categories = [[str(c) for c in cats] for cats in encoder.categories_]
+        return cls(mean, scale, categories)
 
     def matrix(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         n, n_num = len(rows), len(NUMERIC_FEATURES)
@@ -203,12 +216,34 @@ def _explained(margin: np.ndarray) -> np.ndarray:
 class LinearScorer:
     method = "exact linear attribution (coefficient x transformed value)"
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, inputs: Inputs, coef: np.ndarray, intercept: np.ndarray) -> None:
+        self.inputs, self._coef, self._intercept = inputs, coef, intercept  # (k', d), (k',)
+
+    @classmethod
+    def fitted(cls, pipeline: Pipeline) -> LinearScorer:
         model = pipeline.named_steps["model"]
-        self.inputs = Inputs(pipeline.named_steps["features"])
         sign = _sign(model)
-        self._coef = sign * np.atleast_2d(np.asarray(model.coef_, dtype=float))  # (k', d)
-        self._intercept = sign * np.atleast_1d(np.asarray(model.intercept_, dtype=float))
+        return cls(
+            Inputs.fitted(pipeline.named_steps["features"]),
+            sign * np.atleast_2d(np.asarray(model.coef_, dtype=float)),
+            sign * np.atleast_1d(np.asarray(model.intercept_, dtype=float)),
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything the scorer holds, as plain arrays (``compiled``, ``load_compiled``)."""
+        i = self.inputs
+        cats = {f"categories_{j}": np.array(c, dtype=str) for j, c in enumerate(i.categories)}
+        return {
+            "mean": i._mean,
+            "scale": i._scale,
+            "coef": self._coef,
+            "intercept": self._intercept,
+        } | cats
+
+    @classmethod
+    def from_arrays(cls, a: Mapping[str, np.ndarray]) -> LinearScorer:
+        categories = [a[f"categories_{j}"].tolist() for j in range(len(CATEGORICAL_FEATURES))]
+        return cls(Inputs(a["mean"], a["scale"], categories), a["coef"], a["intercept"])
 
     def score(self, rows: Sequence[Mapping[str, Any]]) -> Scores:
         return self._scores(self.inputs.matrix(rows))
@@ -231,7 +266,7 @@ class TreeScorer:
 
     def __init__(self, pipeline: Pipeline) -> None:
         model = pipeline.named_steps["model"]
-        self.inputs = Inputs(pipeline.named_steps["features"])
+        self.inputs = Inputs.fitted(pipeline.named_steps["features"])
         self._booster = model.booster_
         # Random-forest mode sums its trees' raw scores; the model averages them. The sign
         # turns a binary margin into the log-odds of POSITIVE (``_sign``).
@@ -270,8 +305,53 @@ def build_scorer(pipeline: Pipeline) -> Scorer:
     if hasattr(model, "booster_"):
         return TreeScorer(pipeline)
     if hasattr(model, "coef_"):
-        return LinearScorer(pipeline)
+        return LinearScorer.fitted(pipeline)
     raise ValueError(f"no fast scorer for {type(model).__name__}: add one in model/scorer.py")
+
+
+# A compiled linear scorer is kept as plain arrays (``.npz``, never a pickle): a process that
+# finds it scores without importing scikit-learn and skops to rebuild the same numbers (about a
+# second of each scheduled run). Trees keep loading the pipeline: LightGBM imports scikit-learn.
+COMPILED_FORMAT = "1"
+# Bookkeeping MLflow (re)writes into a model directory when it loads it through the registry
+# (the registered name and version): not the model.
+REGISTRY_NOTES = frozenset({"registered_model_meta"})
+
+
+def compiled_key(model_dir: Path) -> str:
+    """What a compiled scorer is valid for: every file of the version's model directory, the
+    contract and this module's format. Another version, a re-trained or altered model file, or
+    an edited contract gives another key, so a stale compiled scorer is never found."""
+    digest = hashlib.sha256()
+    files = (p for p in model_dir.rglob("*") if p.is_file() and p.name not in REGISTRY_NOTES)
+    for path in sorted(files):
+        digest.update(path.relative_to(model_dir).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    contract = [COMPILED_FORMAT, TASK, FEATURES, NUMERIC_FEATURES, CATEGORICAL_FEATURES, CLASSES]
+    digest.update(json.dumps(contract, default=str).encode())
+    return digest.hexdigest()
+
+
+def load_compiled(directory: Path, key: str) -> Scorer | None:
+    """The scorer compiled under ``key``, or None (not compiled yet, or unreadable)."""
+    try:
+        with np.load(directory / f"{key}.npz", allow_pickle=False) as data:
+            return LinearScorer.from_arrays({name: data[name] for name in data.files})
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def save_compiled(directory: Path, key: str, scorer: Scorer) -> None:
+    """Keep a linear scorer's arrays under ``key``; a directory that cannot be written only
+    costs the next process the rebuild."""
+    if not isinstance(scorer, LinearScorer):
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with replacing(directory / f"{key}.npz") as tmp, tmp.open("wb") as out:
+            np.savez(out, allow_pickle=False, **scorer.arrays())
+    except OSError:
+        pass
 
 
 def top_contributions(contrib_row: np.ndarray, k: int = 3) -> dict[str, float]:
