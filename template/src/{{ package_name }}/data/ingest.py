@@ -15,6 +15,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -305,6 +306,7 @@ def ingest(
                 for i, chunk in enumerate(steps.validating(validated)):
                     with steps.timed("hash"):
                         keys.add(source.name, chunk)
+                    table.where = spare.where = f"source {label}: chunk {i}"
                     try:
                         with steps.timed("write"):
                             table.write(chunk.accepted)
@@ -569,15 +571,22 @@ def _publish(
 
 class _ParquetSink:
     """A Parquet table written chunk by chunk under a temporary name; ``publish`` renames it
-    into place (readers never see half a table), ``discard`` removes it."""
+    into place (readers never see half a table), ``discard`` removes it.
+
+    Each chunk is encoded and written on a background thread (Arrow releases the GIL) while
+    the next chunk is validated; a write that failed is reported, naming its chunk
+    (``where``), when the next one is handed over or when the table is closed."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
         self.rows = 0
         self.empty = pd.DataFrame()  # the columns, for a run that accepts no row at all
+        self.where = f"table {path}"  # the chunk being written, for a failure's message
         self._writer: pq.ParquetWriter | None = None
         self._created = False
+        self._thread: ThreadPoolExecutor | None = None
+        self._pending: tuple[Future[None], str] | None = None
 
     def write(self, rows: Rows) -> None:
         if not len(rows):  # its dtypes may be uncoerced: the first rows fix the schema
@@ -594,8 +603,24 @@ class _ParquetSink:
             self._writer = pq.ParquetWriter(self.tmp, table.schema)
         else:
             table = table.cast(self._writer.schema)
-        self._writer.write_table(table)
+        self._wait()
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-write")
+        self._pending = (self._thread.submit(self._writer.write_table, table), self.where)
         self.rows += len(rows)
+
+    def _wait(self) -> None:
+        """The write handed over last, finished; its failure (a full disk) in one line."""
+        if self._pending is None:
+            return
+        pending, where = self._pending
+        self._pending = None
+        try:
+            pending.result()
+        except OSError as exc:
+            raise DataError(
+                f"{where}: cannot write the training table ({_os_reason(exc)})", "config"
+            ) from None
 
     def clear_stale(self) -> None:
         """A run killed mid-write (no ``discard``) leaves its partial file: a re-run starts
@@ -606,6 +631,12 @@ class _ParquetSink:
                 stale.unlink(missing_ok=True)
 
     def _close(self) -> None:
+        try:
+            self._wait()
+        finally:
+            if self._thread is not None:
+                self._thread.shutdown()
+                self._thread = None
         if self._writer is not None:
             self._writer.close()
 
@@ -618,7 +649,8 @@ class _ParquetSink:
 
     def discard(self) -> None:
         """Nothing of the run left behind (a failed first run leaves no directory either)."""
-        with contextlib.suppress(OSError):  # a writer that failed (a full disk) may fail to close
+        # A writer that failed (a full disk) may fail to close.
+        with contextlib.suppress(OSError, DataError):
             self._close()
         self._writer = None
         self.tmp.unlink(missing_ok=True)
