@@ -30,6 +30,7 @@ import re
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -236,7 +237,9 @@ class Driver:
                 if len(items) != len(rows):
                     return False, f"{route}: {len(items)} answers for {len(rows)} rows"
                 for item in items:
-                    problem = answer_problem(item, schema.TASK, labels)
+                    problem = answer_problem(
+                        item, schema.TASK, labels, lambda v: self._is_label(v, labels)
+                    )
                     if problem:
                         return False, f"{route}: {problem}"
             one = client.post("/predict", json=rows[0])
@@ -254,6 +257,12 @@ class Driver:
             entry |= {"ok": False, "detail": f"score read {read} of {rows} rows, quarantined "
                       f"{quarantined} (the table adopt wrote the contract from)"}  # fmt: skip
 
+    def _is_label(self, value: Any, labels: set[str]) -> bool:
+        """The answer is one of the table's label values, by the pilot's own rule (data/roles.py:
+        1, 1.0 and "1" are the same label)."""
+        same_label = importlib.import_module(f"{self.pkg}.data.roles").same_label
+        return any(same_label(value, v) for v in labels)
+
     def _score_output(self, entry: dict[str, Any], scored: Path, frame: Any) -> None:
         """The batch output answers in the table's own label values, one row per scored row."""
         import pandas as pd
@@ -267,7 +276,7 @@ class Driver:
         elif "prediction" not in output:
             problem = f"no prediction column in the output ({', '.join(map(str, output))})"
         elif self.facts.get("task") != "regression":
-            strange = [v for v in output["prediction"].unique() if not _is_label(v, labels)]
+            strange = [v for v in output["prediction"].unique() if not self._is_label(v, labels)]
             if strange:
                 problem = f"predictions {strange[:3]} are not the label's values {sorted(labels)}"
         if problem:
@@ -328,12 +337,14 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def answer_problem(item: dict[str, Any], task: str, labels: set[str]) -> str | None:
+def answer_problem(
+    item: dict[str, Any], task: str, labels: set[str], is_label: Callable[[Any], bool]
+) -> str | None:
     """Why one answer lacks the task's shape, or None."""
     if task == "regression":
         ok = isinstance(item.get("prediction"), int | float) and math.isfinite(item["prediction"])
         return None if ok else f"regression answer {item.get('prediction')!r} is not a number"
-    if not _is_label(item.get("prediction"), labels):
+    if not is_label(item.get("prediction")):
         values = sorted(labels)
         return f"prediction {item.get('prediction')!r} is not one of the label's values {values}"
     if task == "binary":
@@ -342,29 +353,11 @@ def answer_problem(item: dict[str, Any], task: str, labels: set[str]) -> str | N
             return f"binary answer without a probability in [0, 1]: {item}"
         return None
     probabilities = item.get("probabilities") or {}
-    if len(probabilities) != len(labels) or not all(_is_label(c, labels) for c in probabilities):
+    if len(probabilities) != len(labels) or not all(map(is_label, probabilities)):
         return f"probabilities for {sorted(probabilities)}, the label has {sorted(labels)}"
     if not math.isclose(sum(probabilities.values()), 1.0, rel_tol=1e-6):
         return f"probabilities sum to {sum(probabilities.values())}"
     return None
-
-
-def _is_label(value: Any, labels: set[str]) -> bool:
-    """The answer is one of the table's label values (1 and "1.0" are the same number)."""
-    if str(value) in labels:
-        return True
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return False
-    return any(_number(v) == number for v in labels)
-
-
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 def crash_line(exc: BaseException, pkg: str) -> str:

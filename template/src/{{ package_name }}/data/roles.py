@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pandera.pandas as pa
@@ -28,3 +29,33 @@ POSITIVE: Any = getattr(schema, "POSITIVE", 1 if TASK == "binary" else None)
 PROTECTED_REVIEW: dict[str, str] = dict(getattr(schema, "PROTECTED_REVIEW", {}))
 # A key the contract marks ``pii: True`` is hashed wherever it is recorded (decisions, outcomes).
 KEY_IS_PII = schema.KEY is not None and bool(_meta(schema.KEY).get("pii"))
+
+
+def same_label(value: Any, label: Any) -> bool:
+    """Whether a stored or logged label is this label value: the same value, or the same number
+    or text once stored (1 arrives as 1, 1.0 or "1"; "yes" as "yes")."""
+    if value == label:
+        return True
+    try:
+        return float(value) == float(label)
+    except (TypeError, ValueError):
+        return str(value) == str(label)
+
+
+def is_positive(value: Any) -> bool:
+    """Whether a label value is the binary contract's positive class, ``POSITIVE``."""
+    return same_label(value, POSITIVE)
+
+
+def positives(values: Iterable[Any]) -> list[bool]:
+    """Which of a binary label's values are the positive class. Outcomes that arrive as 0/1
+    indicators of a contract whose ``POSITIVE`` is another value ("yes", say) read 1 as
+    positive: when no value is ``POSITIVE`` itself and every value is 0 or 1."""
+    values = list(values)
+    if not any(map(is_positive, values)) and all(map(_indicator, values)):
+        return [same_label(v, 1) for v in values]
+    return [is_positive(v) for v in values]
+
+
+def _indicator(value: Any) -> bool:
+    return same_label(value, 0) or same_label(value, 1)

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..data.roles import POSITIVE, TASK
+from ..data import roles
+from ..data.roles import TASK
 
 METRICS = {"binary": "roc_auc", "multiclass": "macro_f1", "regression": "rmse"}
 
@@ -51,33 +52,10 @@ def live_metric(labels: Sequence[Any], scores: Sequence[Any], task: str = TASK) 
 
 def _arrays(labels: Sequence[Any], scores: Sequence[Any], task: str) -> tuple[Any, Any]:
     if task == "binary":  # 1 where the outcome is the contract's positive class ("yes", 1, ...)
-        values = list(labels)
-        if not any(is_positive(v) for v in values) and all(_indicator(v) for v in values):
-            positive = np.asarray([float(v) for v in values]) == 1.0  # already 0/1 indicators
-        else:
-            positive = np.asarray([is_positive(v) for v in values])
-        return positive.astype(int), np.asarray(scores, dtype=float)
+        return np.asarray(roles.positives(labels), dtype=int), np.asarray(scores, dtype=float)
     if task == "multiclass":
         return np.asarray([str(v) for v in labels]), np.asarray([str(v) for v in scores])
     return np.asarray(labels, dtype=float), np.asarray(scores, dtype=float)
-
-
-def is_positive(value: Any) -> bool:
-    """Whether a logged label is the positive class: the same value, or the same number or
-    text once stored (an outcome of 1 arrives as 1, 1.0 or "1"; "yes" as "yes")."""
-    if value == POSITIVE:
-        return True
-    try:
-        return float(value) == float(POSITIVE)
-    except (TypeError, ValueError):
-        return str(value) == str(POSITIVE)
-
-
-def _indicator(value: Any) -> bool:
-    try:
-        return float(value) in (0.0, 1.0)
-    except (TypeError, ValueError):
-        return False
 
 
 def _metric(y: Any, s: Any, task: str) -> float | None:
