@@ -22,6 +22,7 @@ from . import metrics
 RESAMPLES = 200
 SPREAD_ROWS = 20_000  # a larger holdout's spread is resampled on this many rows, scaled
 CHUNK_CELLS = 4_000_000  # weights per chunk (16 MB of float32)
+MAE_SKILL = "mae_skill"  # regression's lead over the baseline (``_lead``)
 
 
 def _poisson_table(levels: int = 1 << 16) -> np.ndarray:
@@ -164,7 +165,9 @@ def _resampled(
     return [np.concatenate(p) for p in per], scale
 
 
-MAE_SKILL = "mae_skill"
+def _figure(metric: str) -> str:
+    """What each output is scored by for a lead in ``metric``: its MAE for the MAE skill."""
+    return "mae" if metric == MAE_SKILL else metric
 
 
 def _lead(metric: str, model: np.ndarray, baseline: np.ndarray) -> np.ndarray:
@@ -187,9 +190,8 @@ def lead(
     metric: str, y: np.ndarray, model_out: np.ndarray, baseline_out: np.ndarray, threshold: float
 ) -> float | None:
     """The model's lead over the baseline on these rows (``_lead``); None where undefined."""
-    figure = "mae" if metric == MAE_SKILL else metric
-    a = metrics.metric_value(figure, y, model_out, threshold)
-    b = metrics.metric_value(figure, y, baseline_out, threshold)
+    a = metrics.metric_value(_figure(metric), y, model_out, threshold)
+    b = metrics.metric_value(_figure(metric), y, baseline_out, threshold)
     if a is None or b is None:
         return None
     value = float(_lead(metric, np.asarray(a), np.asarray(b)))
@@ -211,8 +213,8 @@ def lead_lower_bound(
     point = lead(metric, y, model_out, baseline_out, threshold)
     if point is None:
         return None
-    figure = "mae" if metric == MAE_SKILL else metric
-    (ma, mb), scale = _resampled(figure, y, [model_out, baseline_out], threshold, resamples, seed)
+    outs = [model_out, baseline_out]
+    (ma, mb), scale = _resampled(_figure(metric), y, outs, threshold, resamples, seed)
     return _bound(point, _lead(metric, ma, mb), 1 - level, scale)
 
 
