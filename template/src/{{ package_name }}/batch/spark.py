@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from ..data.columnar import decoded
 from ..data.errors import DataError
-from ..data.ingest import Chunk, ChunkJob, validate_chunk
+from ..data.ingest import Chunk, ChunkJob, read_part, validate_chunk
 from ..data.quality import FAILED
 from ..settings import Settings
 from .errors import BatchError
@@ -182,11 +182,13 @@ def _run(spark: Any, job: SparkJob) -> Any:
 def ingest_on_spark(settings: Settings, progress: Callable[[str], None] | None = None) -> Any:
     """``ingest`` with each chunk validated by ``validate_chunk`` inside ``mapInArrow``.
 
-    The driver reads each source in chunks (flat memory) and stages every conformed chunk as
-    a file; the executors validate the chunks (the CPU-heavy part) with the very function the
-    local engine runs, and the driver appends their results in chunk order. So the training
-    table, its content hash, the unlabeled rows and the quarantine are the local engine's.
-    The staging directory is beside the training table (on a cluster it must be storage the
+    A Parquet file source is read by the executors themselves: each task reads its part of
+    the file's row groups (``data.ingest.read_part``), so the driver reads no row. Any other
+    source is read by the driver in chunks (flat memory), each conformed chunk staged as a
+    file for the executors. Either way the executors validate with the very function the
+    local engine runs, and the driver appends their results in order: the training table,
+    its content hash, the unlabeled rows and the quarantine are the local engine's. The
+    staging directory is beside the training table (on a cluster it must be storage the
     executors share) and is removed whatever happens. A key repeated across chunks sends the
     run to the whole-table path, as on the local engine."""
     from ..data.ingest import ingest
@@ -206,12 +208,70 @@ def ingest_on_spark(settings: Settings, progress: Callable[[str], None] | None =
 class _SparkEngine:
     """An ingest engine (``data.ingest.Engine``) on a Spark session."""
 
+    reads_parts = True  # a Parquet file's parts are read by the executors, not the driver
+
     def __init__(self, spark: Any, staging: Path, settings: Settings) -> None:
         self.spark, self.staging = spark, staging
         # Executors apply the PII policy with the driver's key (their environment may lack it).
         self.salt = (settings.data.pii_salt_env, os.environ.get(settings.data.pii_salt_env))
 
-    def __call__(self, chunks: Iterator[pd.DataFrame], job: ChunkJob) -> Iterator[Chunk]:
+    def __call__(self, chunks: Iterator[Any], job: ChunkJob) -> Iterator[Chunk]:
+        if job.parts:
+            yield from self._read_by_executors(job)
+        else:
+            yield from self._staged(chunks, job)
+
+    def _read_by_executors(self, job: ChunkJob) -> Iterator[Chunk]:
+        """Each task reads, conforms and validates its parts; a part's chunks come back
+        numbered, then an end mark (no payload), so the driver restores the file's order."""
+        from pyspark.sql.types import BinaryType, LongType, StructField, StructType
+
+        parts, salt = job.parts or (), self.salt
+
+        def validate(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            name, value = salt
+            if value is not None:
+                os.environ[name] = value
+            schema = pa.schema([("p", pa.int64()), ("i", pa.int64()), ("chunk", pa.binary())])
+            for batch in batches:
+                for p in batch.column(0).to_pylist():
+                    i = -1
+                    for i, frame in enumerate(read_part(parts[p], job)):
+                        payload = pickle.dumps(validate_chunk(frame, job), pickle.HIGHEST_PROTOCOL)
+                        yield pa.RecordBatch.from_pydict(
+                            {"p": [p], "i": [i], "chunk": [payload]}, schema=schema
+                        )
+                    yield pa.RecordBatch.from_pydict(
+                        {"p": [p], "i": [i + 1], "chunk": [None]}, schema=schema
+                    )
+
+        inputs = StructType([StructField("p", LongType())])
+        outputs = StructType(
+            [
+                StructField("p", LongType()),
+                StructField("i", LongType()),
+                StructField("chunk", BinaryType()),
+            ]
+        )
+        parallelism = max(self.spark.sparkContext.defaultParallelism, 1)
+        frame = self.spark.createDataFrame([(p,) for p in range(len(parts))], inputs)
+        frame = frame.repartitionByRange(min(len(parts), parallelism), "p")
+        out = frame.mapInArrow(validate, outputs).sortWithinPartitions("p", "i")
+        pending: dict[tuple[int, int], bytes | None] = {}
+        part, i = 0, 0
+        for row in out.toLocalIterator():
+            pending[(int(row["p"]), int(row["i"]))] = row["chunk"]
+            while (part, i) in pending:
+                payload = pending.pop((part, i))
+                if payload is None:  # the part's end
+                    part, i = part + 1, 0
+                    continue
+                yield pickle.loads(payload)  # noqa: S301  # nosec B301 (this run's own)
+                i += 1
+        if part != len(parts):
+            raise DataError(f"source {job.label}: Spark returned {part} of {len(parts)} parts")
+
+    def _staged(self, chunks: Iterator[Any], job: ChunkJob) -> Iterator[Chunk]:
         from pyspark.sql.types import BinaryType, LongType, StringType, StructField, StructType
 
         folder = self.staging / f"{len(list(self.staging.glob('*')))}"
@@ -220,7 +280,7 @@ class _SparkEngine:
         for i, frame in enumerate(chunks):  # read (and conformed) by the driver, in order
             path = folder / f"{i:06d}.pickle"
             try:
-                frame.to_pickle(path)
+                path.write_bytes(pickle.dumps(frame, pickle.HIGHEST_PROTOCOL))  # pandas or Arrow
             except OSError as exc:
                 raise DataError(
                     f"source {job.label}: chunk {i}: cannot stage the chunk for Spark "
@@ -239,7 +299,7 @@ class _SparkEngine:
             for batch in batches:
                 ids, paths = batch.column(0).to_pylist(), batch.column(1).to_pylist()
                 for i, path in zip(ids, paths, strict=True):
-                    staged_chunk = pd.read_pickle(path)  # noqa: S301  # nosec B301 (this run's own)
+                    staged_chunk = pickle.loads(Path(path).read_bytes())  # noqa: S301  # nosec B301 (ours)
                     chunk = validate_chunk(staged_chunk, job)
                     payload = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
                     yield pa.RecordBatch.from_pydict(

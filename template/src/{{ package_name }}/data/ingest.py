@@ -52,11 +52,13 @@ __all__ = [
     "ChunkJob",
     "DataError",
     "Engine",
+    "FilePart",
     "IngestResult",
     "SourceBatch",
     "ingest",
     "ingest_whole",
     "read_batch",
+    "read_part",
     "seed",
     "seed_frame",
     "validate_chunk",
@@ -161,12 +163,56 @@ def _quarantine(quarantined: pd.DataFrame, settings: Settings) -> Path | None:
 
 
 @dataclass(frozen=True)
+class FilePart:
+    """Row groups of a Parquet file, read by the worker that validates them (picklable)."""
+
+    path: str
+    row_groups: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class ChunkJob:
     """What validating one source's chunks needs (picklable: Spark ships it to executors)."""
 
     source: str
     label: str
     settings: Settings
+    # A Parquet file source's parts, for an engine whose workers read their own part
+    # (Spark: the driver then reads nothing); None: the engine validates the chunks it is given.
+    parts: tuple[FilePart, ...] | None = None
+
+
+def file_parts(source: Source, rows: int) -> tuple[FilePart, ...] | None:
+    """A Parquet file source's row groups in parts of about ``rows`` rows; None for any other
+    source, or a file whose metadata cannot be read (reading it then names the problem)."""
+    path = getattr(source, "path", None)
+    if getattr(source, "arrow_chunks", None) is None or not isinstance(path, Path):
+        return None
+    if path.suffix.lower() != ".parquet" or not path.is_file():
+        return None
+    try:
+        meta = pq.read_metadata(path)
+    except (OSError, pa.ArrowException):
+        return None
+    parts, group, count = [], [], 0
+    for i in range(meta.num_row_groups):
+        group.append(i)
+        count += meta.row_group(i).num_rows
+        if count >= rows:
+            parts.append(FilePart(str(path), tuple(group)))
+            group, count = [], 0
+    if group:
+        parts.append(FilePart(str(path), tuple(group)))
+    return tuple(parts) if meta.num_rows else None
+
+
+def read_part(part: FilePart, job: ChunkJob) -> Iterator[Rows]:
+    """One part's chunks of ``batch.chunk_rows``, conformed, read where they are validated."""
+    rename = job.settings.data.sources.rename.get(job.source)
+    rows = job.settings.batch.chunk_rows
+    file = pq.ParquetFile(part.path)
+    for batch in file.iter_batches(batch_size=rows, row_groups=list(part.row_groups)):
+        yield _conform(pa.Table.from_batches([batch]), job.label, rename)
 
 
 # A conformed chunk: Arrow from a Parquet file, pandas from the other sources.
@@ -299,7 +345,9 @@ def ingest(
                 label = getattr(source, "label", source.name)
                 labels.append(label)
                 counts = {"rows_read": 0, "rows_accepted": 0, "rows_unlabeled": 0}
-                job = ChunkJob(source.name, label, settings)
+                # An engine whose workers read (Spark) gets the file's parts, not its rows.
+                parts = file_parts(source, rows) if getattr(engine, "reads_parts", 0) else None
+                job = ChunkJob(source.name, label, settings, parts)
                 total = _total_rows(source) if progress is not None else None
                 started = time.perf_counter()
                 validated = engine(_conformed(source, rows, label, settings, steps), job)
