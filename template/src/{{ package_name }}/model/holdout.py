@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,9 @@ from ..settings import ModelSettings
 from . import metrics
 
 MISSING_GROUP = "missing"  # the group of rows whose slice / protected value is missing
+# Rows per chunk when scoring held-out rows: the transformed matrix of a chunk, not of the
+# whole holdout, is in memory at once (a 20M-row table holds out millions of rows).
+CHUNK_ROWS = 200_000
 
 
 def split(model: ModelSettings, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -78,28 +82,67 @@ def split_text(info: dict[str, Any]) -> str:
     return f"{info.get('kind', 'random')} split, {info.get('holdout_rows', '?')} rows"
 
 
-def predict(pipeline: Pipeline, frame: pd.DataFrame) -> np.ndarray:
-    """The model's output for contract rows (``model/metrics.py`` says what it is per task)."""
-    return metrics.output(pipeline, feature_frame(frame))
+def predict(pipeline: Pipeline, frame: pd.DataFrame, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+    """The model's output for contract rows (``model/metrics.py`` says what it is per task),
+    scored ``chunk_rows`` at a time: memory stays bounded whatever the holdout's size."""
+    if len(frame) <= chunk_rows:
+        return metrics.output(pipeline, feature_frame(frame))
+    parts = [
+        metrics.output(pipeline, feature_frame(frame.iloc[start : start + chunk_rows]))
+        for start in range(0, len(frame), chunk_rows)
+    ]
+    return np.concatenate(parts)
+
+
+def column_hash(column: pd.Series) -> np.ndarray:
+    """Each value's hash as ``data_hash`` takes it: numbers by value as float64, instants as
+    integers, everything else by its text (whether pandas holds it as object, str or
+    category)."""
+    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+        values: pd.Series = column.astype("float64")
+    elif pd.api.types.is_datetime64_any_dtype(column):  # instants, not their text
+        values = pd.Series(column.dt.tz_localize(None) if column.dt.tz else column)
+        values = values.astype("datetime64[ns]").astype("int64")
+    else:
+        values = column.astype(str)
+    hashed: np.ndarray = pd.util.hash_pandas_object(values, index=False).to_numpy()
+    return hashed
+
+
+def _digest(parts: list[np.ndarray], rows: int) -> str:
+    hashed = np.column_stack(parts) if parts else np.zeros((rows, 0), dtype=np.uint64)
+    return hashlib.sha256(np.ascontiguousarray(hashed).tobytes()).hexdigest()
 
 
 def data_hash(frame: pd.DataFrame) -> str:
     """Hash of the rows' values: independent of row labels, column order and of storage
-    dtypes (numbers hash by value as float64, everything else by its text), computed on the
-    columns as they are; no text copy of the whole frame."""
+    dtypes (``column_hash``), computed on the columns as they are; no text copy of the
+    whole frame."""
+    return _digest([column_hash(frame[name]) for name in sorted(frame.columns)], len(frame))
+
+
+def table_hash(path: Path, chunk_rows: int = 4 * CHUNK_ROWS) -> str:
+    """``data_hash`` of a Parquet table as ``pd.read_parquet`` reads it, one column in memory
+    at a time, and text columns ``chunk_rows`` at a time (a text value hashes as a Python
+    string: a column of distinct texts would take several times its Arrow size at once).
+    Values hash one by one, so chunks hash as the whole column does."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(path)
+    schema = table.schema_arrow
+    stored_index = (schema.pandas_metadata or {}).get("index_columns", [])
+    index = {c for c in stored_index if isinstance(c, str)}  # the frame's index, not a column
     parts = []
-    for name in sorted(frame.columns):
-        column = frame[name]
-        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
-            values: pd.Series = column.astype("float64")
-        elif pd.api.types.is_datetime64_any_dtype(column):  # instants, not their text
-            values = pd.Series(column.dt.tz_localize(None) if column.dt.tz else column)
-            values = values.astype("datetime64[ns]").astype("int64")
-        else:  # text, whether pandas holds it as object, str or category
-            values = column.astype(str)
-        parts.append(pd.util.hash_pandas_object(values, index=False).to_numpy())
-    hashed = np.column_stack(parts) if parts else np.zeros((len(frame), 0), dtype=np.uint64)
-    return hashlib.sha256(np.ascontiguousarray(hashed).tobytes()).hexdigest()
+    for name in sorted(set(schema.names) - index):
+        kind = schema.field(name).type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            batches = table.iter_batches(batch_size=chunk_rows, columns=[name])
+            hashed = [column_hash(b.to_pandas()[name]) for b in batches]
+            parts.append(np.concatenate(hashed) if hashed else np.zeros(0, dtype=np.uint64))
+        else:  # numbers, instants: as pandas reads the whole column (its dtype may hinge on it)
+            parts.append(column_hash(table.read(columns=[name]).to_pandas()[name]))
+    return _digest(parts, table.metadata.num_rows)
 
 
 def legacy_data_hash(frame: pd.DataFrame) -> str:

@@ -18,24 +18,36 @@ learning curve (the metric at 25/50/100% of the sample) for the model card.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import pickle
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from ..data.ingest import ingest
 from ..data.lineage import code_version, content_hash, load_lineage
-from ..data.schema import FEATURES, LABEL, SCHEMA_VERSION, TASK, TIME, PilotSchema
+from ..data.schema import (
+    CATEGORICAL_FEATURES,
+    FEATURES,
+    LABEL,
+    SCHEMA_VERSION,
+    TASK,
+    TIME,
+    PilotSchema,
+)
 from ..features import build_transformer, feature_frame
 from ..settings import ModelSettings, Settings
 from . import metrics
 from .estimators import build_estimator
-from .holdout import data_hash, describe_split, split, split_text
+from .holdout import CHUNK_ROWS, data_hash, describe_split, predict, split, split_text, table_hash
 from .profile import build_profile
 from .registry import configure, ensure_experiment
 
@@ -44,6 +56,37 @@ PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy", "scipy", "skops", "lightg
 PROFILE_ARTIFACT = "reference_profile.json"
 CURVE_SHARES = (0.25, 0.5, 1.0)  # the learning curve's points, shares of the training sample
 NULL_ROWS = 100_000  # the permutation null is fitted on at most this many training rows
+Progress = Callable[[str], None]
+# imported in a thread while the model fits (``train_from_table``)
+LOGGING_MODULES = (
+    "mlflow.sklearn",
+    "mlflow.models",
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+    "skops.io",
+)
+
+
+class Steps:
+    """Seconds per step of a run, in order (``train`` prints them at the end), and a line
+    for a person before each long step."""
+
+    def __init__(self, progress: Progress | None = None) -> None:
+        self.seconds: dict[str, float] = {}
+        self._progress = progress
+
+    @contextmanager
+    def __call__(self, name: str, doing: str | None = None) -> Iterator[None]:
+        if doing and self._progress is not None:
+            self._progress(f"train: {doing}")
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+    def text(self) -> str:
+        return ", ".join(f"{step} {s:.1f} s" for step, s in self.seconds.items())
 
 
 @dataclass(frozen=True)
@@ -53,6 +96,7 @@ class TrainResult:
     metrics: dict[str, float]
     fingerprint: str
     notes: tuple[str, ...] = ()  # for a person: the holdout, the sample, the learning curve
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per step (``Steps``)
 
 
 def build_pipeline(model: ModelSettings) -> Pipeline:
@@ -62,8 +106,8 @@ def build_pipeline(model: ModelSettings) -> Pipeline:
 def holdout_metrics(
     model: ModelSettings, pipeline: Pipeline, rows: pd.DataFrame
 ) -> dict[str, float]:
-    """Every reported metric of the pipeline on held-out rows."""
-    out = metrics.output(pipeline, feature_frame(rows))
+    """Every reported metric of the pipeline on held-out rows (scored in chunks)."""
+    out = predict(pipeline, rows)
     return metrics.metrics_for(metrics.label(rows), out, model.decision_threshold)
 
 
@@ -112,6 +156,8 @@ def contract_typed(x: pd.DataFrame) -> pd.DataFrame:
     columns = PilotSchema.to_schema().columns
     out = x.copy()
     for name in FEATURES:
+        if isinstance(out[name].dtype, pd.CategoricalDtype):  # read as codes: its values again
+            out[name] = out[name].astype(out[name].cat.categories.dtype)
         kind = str(columns[name].dtype)
         if kind.startswith(("int", "Int")) and out[name].notna().all():
             out[name] = out[name].astype("int64")
@@ -156,43 +202,26 @@ def _shuffled(model: ModelSettings, y: pd.Series) -> pd.Series:
     return pd.Series(rng.permutation(y.to_numpy()), index=y.index)
 
 
-def learning_curve(
-    settings: Settings,
-    x_train: pd.DataFrame,
-    y_train: pd.Series,
-    test_rows: pd.DataFrame,
-    full: float | None,
-) -> dict[str, float]:
-    """The gate metric on the holdout when fitting on the first 25% and 50% of the (shuffled,
-    seeded) training sample, and at 100% (``full``, the model just fitted): rising at 100%
-    says more rows would still help."""
-    metric, threshold = metrics.gate_metric(settings.gate), settings.model.decision_threshold
-    y_test, x_test = metrics.label(test_rows), feature_frame(test_rows)
-    order = np.random.default_rng(settings.model.seed).permutation(len(x_train))
-    curve: dict[str, float] = {}
+def curve_models(model: ModelSettings, x: np.ndarray, y: pd.Series) -> dict[str, Any]:
+    """The estimator fitted on the first 25% and 50% of the (shuffled, seeded) training
+    sample, on the rows as already transformed: the learning curve's points below 100% (the
+    model itself). Rising at 100% says more rows would still help."""
+    order = np.random.default_rng(model.seed).permutation(len(x))
+    fitted: dict[str, Any] = {}
     for share in CURVE_SHARES:
         if share == 1.0:
-            value = full
-        else:
-            take = order[: max(2, int(len(order) * share))]
-            y_part = y_train.iloc[take]
-            if metrics.CLASSES is not None and y_part.nunique() < y_train.nunique():
-                continue  # too few rows to hold every class: no point on the curve
-            part = build_pipeline(settings.model).fit(x_train.iloc[take], y_part)
-            value = metrics.metric_value(metric, y_test, metrics.output(part, x_test), threshold)
-        if value is not None:
-            curve[f"{int(share * 100)}pct"] = value
-    return curve
+            continue
+        take = np.sort(order[: max(2, int(len(order) * share))])  # in order: a faster copy
+        y_part = y.iloc[take]
+        if metrics.CLASSES is not None and y_part.nunique() < y.nunique():
+            continue  # too few rows to hold every class: no point on the curve
+        fitted[f"{int(share * 100)}pct"] = build_estimator(model).fit(x[take], y_part)
+    return fitted
 
 
-def null_metric(
-    settings: Settings,
-    x_train: pd.DataFrame,
-    y_train: pd.Series,
-    test_rows: pd.DataFrame,
-) -> float | None:
-    """The gate metric, on the holdout, of the permutation null: the same estimator fitted on
-    the same rows with the labels permuted (seeded by ``model.seed``).
+def null_model(model: ModelSettings, x: np.ndarray, y: pd.Series) -> Any:
+    """The permutation null: the same estimator fitted on the same (transformed) rows with the
+    labels permuted (seeded by ``model.seed``); the gate reads its metric on the holdout.
 
     With few, strong features a model that learned nothing can still rank the holdout well
     by chance: its random direction leans on the real signal (on the demo, ROC AUC from 0.40
@@ -200,38 +229,90 @@ def null_metric(
     model. What can is the training procedure: the gate asks the model to clearly beat what
     the same procedure learns when the labels carry nothing.
     """
-    if len(x_train) > NULL_ROWS:  # a random direction needs no more rows to show its reach
-        rng = np.random.default_rng(settings.model.seed)
-        keep = np.sort(rng.choice(len(x_train), NULL_ROWS, replace=False))
-        x_train, y_train = x_train.iloc[keep], y_train.iloc[keep]
-    null = build_pipeline(settings.model).fit(x_train, _shuffled(settings.model, y_train))
-    metric, threshold = metrics.gate_metric(settings.gate), settings.model.decision_threshold
-    out = metrics.output(null, feature_frame(test_rows))
-    return metrics.metric_value(metric, metrics.label(test_rows), out, threshold)
+    if len(x) > NULL_ROWS:  # a random direction needs no more rows to show its reach
+        rng = np.random.default_rng(model.seed)
+        keep = np.sort(rng.choice(len(x), NULL_ROWS, replace=False))
+        x, y = x[keep], y.iloc[keep]
+    return build_estimator(model).fit(x, _shuffled(model, y))
 
 
-def fit(settings: Settings, frame: pd.DataFrame, shuffle_labels: bool = False) -> Fitted:
-    """Fit on the training part (sampled if too large), measure on the holdout, profile."""
-    train_all, test_rows = split(settings.model, frame)
-    train_rows, sample = sample_training(settings.model, train_all)
-    x_train = feature_frame(train_rows)
-    y_train = metrics.label(train_rows)
-    if shuffle_labels:
-        y_train = _shuffled(settings.model, y_train)
-    pipeline = build_pipeline(settings.model)
-    started = time.perf_counter()
-    pipeline.fit(x_train, y_train)
-    fit_seconds = time.perf_counter() - started
-    measured = holdout_metrics(settings.model, pipeline, test_rows) | {"fit_seconds": fit_seconds}
-    threshold = settings.model.decision_threshold
-    monitored = metrics.monitored(metrics.output(pipeline, x_train), threshold)
-    profile = build_profile(x_train, monitored, settings.monitoring.bins)
-    info = describe_split(train_all, test_rows) | {"sample": sample}
-    full = measured.get(metrics.gate_metric(settings.gate))
-    curve = learning_curve(settings, x_train, y_train, test_rows, full)
+def holdout_outputs(
+    transformer: Any, models: dict[str, Any], rows: pd.DataFrame
+) -> dict[str, np.ndarray]:
+    """Each model's output on the held-out rows, ``CHUNK_ROWS`` at a time: each chunk is
+    transformed once for every model, and only the outputs are kept."""
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in models}
+    for start in range(0, max(len(rows), 1), CHUNK_ROWS):
+        x = transformer.transform(feature_frame(rows.iloc[start : start + CHUNK_ROWS]))
+        for name, estimator in models.items():
+            parts[name].append(metrics.output(estimator, x))
+    return {name: np.concatenate(outs) for name, outs in parts.items()}
+
+
+def fit(
+    settings: Settings,
+    frame: pd.DataFrame,
+    shuffle_labels: bool = False,
+    steps: Steps | None = None,
+) -> Fitted:
+    """Fit on the training part (sampled if too large), measure on the holdout, profile.
+
+    The training rows are transformed once; the learning curve's and the permutation null's
+    estimators are fitted on that same matrix, and the holdout is scored in one chunked pass
+    for all of them."""
+    steps = Steps() if steps is None else steps
+    model, threshold = settings.model, settings.model.decision_threshold
+    metric = metrics.gate_metric(settings.gate)
+    with steps("split"):
+        train_all, test_rows = split(model, frame)
+        train_rows, sample = sample_training(model, train_all)
+        info = describe_split(train_all, test_rows) | {"sample": sample}
+        del train_all
+        y_train = metrics.label(train_rows)
+        if shuffle_labels:
+            y_train = _shuffled(model, y_train)
+    pipeline = build_pipeline(model)
+    transformer, estimator = pipeline.named_steps["features"], pipeline.named_steps["model"]
+    with steps("features", f"transforming {len(train_rows):,} training rows"):
+        x_frame = feature_frame(train_rows)
+        # as Pipeline.fit does: the same fitted steps, so the same model_sha256
+        x_train = transformer.fit_transform(x_frame, y_train)
+    doing = f"fitting {model.estimator} on {x_train.shape[0]:,} rows x {x_train.shape[1]} columns"
+    with steps("fit", doing):
+        started = time.perf_counter()
+        estimator.fit(x_train, y_train)
+        fit_seconds = time.perf_counter() - started
+    with steps("profile"):
+        monitored = metrics.monitored(metrics.output(estimator, x_train), threshold)
+        profile = build_profile(x_frame, monitored, settings.monitoring.bins)
+        del x_frame, monitored
+    with steps("curve", "learning curve: fitting on 25% and 50% of the training rows"):
+        curve_fits = curve_models(model, x_train, y_train)
     # The drill is the permutation null itself (same rows, estimator and seeded permutation,
     # and fitting is deterministic): refitting it would give the same model.
-    null = full if shuffle_labels else null_metric(settings, x_train, y_train, test_rows)
+    with steps("null"):
+        null_fit = None if shuffle_labels else null_model(model, x_train, y_train)
+    del x_train
+    with steps("holdout", f"scoring the holdout ({len(test_rows):,} rows)"):
+        others = curve_fits | ({"null": null_fit} if null_fit is not None else {})
+        outs = holdout_outputs(transformer, {"model": estimator} | others, test_rows)
+        y_test = metrics.label(test_rows)
+        measured = metrics.metrics_for(y_test, outs["model"], threshold)
+        measured["fit_seconds"] = fit_seconds
+    full = measured.get(metric)
+    curve: dict[str, float] = {}
+    for share in CURVE_SHARES:
+        key = f"{int(share * 100)}pct"
+        value = (
+            full
+            if share == 1.0
+            else metrics.metric_value(metric, y_test, outs[key], threshold)
+            if key in outs
+            else None
+        )
+        if value is not None:
+            curve[key] = value
+    null = full if shuffle_labels else metrics.metric_value(metric, y_test, outs["null"], threshold)
     example = contract_typed(train_rows[FEATURES].head(5))
     return Fitted(pipeline, example, measured, profile, info, curve, null)
 
@@ -269,21 +350,22 @@ def train(
     frame: pd.DataFrame,
     shuffle_labels: bool = False,
     described: dict[str, Any] | None = None,
+    data_sha: Callable[[], str] | None = None,
+    steps: Steps | None = None,
 ) -> TrainResult:
     """Fit, log, register and alias challenger (never champion: only `promote` moves that).
 
     ``shuffle_labels`` is a drill: a model without signal, which the gate must refuse.
+    ``data_sha`` gives ``data_hash`` of the rows when it is known otherwise (the table's,
+    hashed column by column while the model fits).
     """
-    import mlflow
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
-
-    fitted = fit(settings, frame, shuffle_labels)
-    pipeline, example = fitted.pipeline, fitted.example
-    model_sha = fingerprint(pipeline)
-    # each hashed once per run; the ingested table's content hash is its lineage's
-    sha = data_hash(frame)
-    content = str(described["content_hash"]) if described else content_hash(frame)
+    steps = Steps() if steps is None else steps
+    fitted = fit(settings, frame, shuffle_labels, steps)
+    with steps("hash"):
+        model_sha = fingerprint(fitted.pipeline)
+        # each hashed once per run; the ingested table's content hash is its lineage's
+        sha = data_hash(frame) if data_sha is None else data_sha()
+        content = str(described["content_hash"]) if described else content_hash(frame)
     sample = fitted.split.get("sample")
     tags = git_state(settings) | {
         "model_sha256": model_sha,
@@ -304,13 +386,35 @@ def train(
         if described
         else lineage(settings, frame, content, sha)
     ) | {"holdout": fitted.split}
+    with steps("log", "logging the run and registering the model"):
+        run_id, version = _log(settings, fitted, tags, run_lineage, len(frame), shuffle_labels)
+    notes: tuple[str, ...] = (f"holdout: {tags['holdout']}", f"fitted on: {tags['train.sample']}")
+    if fitted.curve:
+        points = ", ".join(f"{k.removesuffix('pct')}%: {v:.3f}" for k, v in fitted.curve.items())
+        notes += (f"learning curve ({metrics.gate_metric(settings.gate)}): {points}",)
+    return TrainResult(run_id, version, fitted.metrics, model_sha, notes, dict(steps.seconds))
+
+
+def _log(
+    settings: Settings,
+    fitted: Fitted,
+    tags: dict[str, str],
+    run_lineage: dict[str, Any],
+    rows: int,
+    shuffle_labels: bool,
+) -> tuple[str, str]:
+    """Log the run, register the model, tag the version and alias it challenger."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    pipeline, example = fitted.pipeline, fitted.example
     curve = {f"learning_curve.{k}": v for k, v in fitted.curve.items()}
     if fitted.null is not None:
         curve["null_metric"] = fitted.null
-
     client = configure(settings)
     with mlflow.start_run(experiment_id=ensure_experiment(settings)) as run:
-        mlflow.log_params(run_params(settings.model, len(frame), shuffle_labels))
+        mlflow.log_params(run_params(settings.model, rows, shuffle_labels))
         mlflow.log_metrics(fitted.metrics | curve)
         mlflow.set_tags(tags)
         mlflow.log_dict(run_lineage, settings.lineage_file.name)
@@ -330,33 +434,91 @@ def train(
     for key, value in tags.items():
         client.set_model_version_tag(settings.model.name, version, key, value)
     client.set_registered_model_alias(settings.model.name, settings.model.challenger_alias, version)
-    notes: tuple[str, ...] = (f"holdout: {tags['holdout']}", f"fitted on: {tags['train.sample']}")
-    if fitted.curve:
-        points = ", ".join(f"{k.removesuffix('pct')}%: {v:.3f}" for k, v in fitted.curve.items())
-        notes += (f"learning curve ({metrics.gate_metric(settings.gate)}): {points}",)
-    return TrainResult(run.info.run_id, version, fitted.metrics, model_sha, notes)
+    return run.info.run_id, version
 
 
-def train_from_sources(settings: Settings, shuffle_labels: bool = False) -> TrainResult:
+def train_from_sources(
+    settings: Settings, shuffle_labels: bool = False, steps: Steps | None = None
+) -> TrainResult:
     """Ingest the enabled sources afresh, then ``train`` on the accepted rows (`retrain`)."""
-    return train(settings, ingest(settings).frame, shuffle_labels=shuffle_labels)
+    from ..data.ingest import ingest  # only here: `train` reads the table ingest wrote
+
+    steps = Steps() if steps is None else steps
+    with steps("ingest", "no training table yet: ingesting the sources"):
+        frame = ingest(settings).frame
+    return train(settings, frame, shuffle_labels=shuffle_labels, steps=steps)
 
 
-def training_frame(settings: Settings) -> pd.DataFrame | None:
-    """The training table `ingest` wrote, when lineage describes it; None: ingest first."""
-    path = settings.training_table
-    if not path.is_file() or load_lineage(settings) is None:
-        return None
-    frame = pd.read_parquet(path)
-    if any(c not in frame.columns for c in [*FEATURES, LABEL]):
-        return None  # written under another contract: ingest again
+def read_rows(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A Parquet table as pandas, materialised once: text features as categoricals (read
+    through Arrow dictionaries: a code per row, each text once, as a Python string, which
+    the one-hot encoder reads several times faster than Arrow text) and integer features in
+    their narrowest exact type. ``columns``: only these (the rest is never decoded)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    names = [c for c in schema.names if columns is None or c in columns]
+    kinds = (pa.types.is_string, pa.types.is_large_string)
+    text = [c for c in CATEGORICAL_FEATURES if c in names and any(
+        kind(schema.field(c).type) for kind in kinds
+    )]  # fmt: skip
+    table = pq.read_table(path, columns=names, read_dictionary=text, use_pandas_metadata=True)
+    frame: pd.DataFrame = table.to_pandas()
+    del table
+    for name in text:
+        codes, texts = frame[name].cat.codes, frame[name].cat.categories
+        frame[name] = pd.Categorical.from_codes(codes, pd.Index(texts, dtype=object))
+    for name in set(FEATURES) & set(frame.columns):
+        if pd.api.types.is_integer_dtype(frame[name]) and not pd.api.types.is_bool_dtype(
+            frame[name]
+        ):
+            frame[name] = pd.to_numeric(frame[name], downcast="integer")
     return frame
 
 
-def train_from_table(settings: Settings, shuffle_labels: bool = False) -> TrainResult:
-    """The `train` stage: the ingested training table (ingesting first when there is none)."""
-    frame = training_frame(settings)
-    if frame is None:
-        return train_from_sources(settings, shuffle_labels=shuffle_labels)
+def training_frame(settings: Settings, columns: list[str] | None = None) -> pd.DataFrame | None:
+    """The training table `ingest` wrote, when lineage describes it; None: ingest first.
+    ``columns``: read only these (with every feature and the label)."""
+    import pyarrow.parquet as pq
+
+    path = settings.training_table
+    if not path.is_file() or load_lineage(settings) is None:
+        return None
+    names = pq.read_schema(path).names
+    if any(c not in names for c in [*FEATURES, LABEL]):
+        return None  # written under another contract: ingest again
+    return read_rows(path, columns)
+
+
+def train_from_table(
+    settings: Settings, shuffle_labels: bool = False, progress: Progress | None = None
+) -> TrainResult:
+    """The `train` stage: the ingested training table (ingesting first when there is none).
+
+    When lineage describes the table, only the columns the model needs are read. Meanwhile a
+    thread imports what logging needs, then takes the rows' ``data_hash`` from the file,
+    column by column: the fit runs in native code without the GIL, so these seconds overlap
+    it instead of following it."""
+    steps = Steps(progress)
     described = table_lineage(settings)
-    return train(settings, frame, shuffle_labels=shuffle_labels, described=described)
+    needed = [*FEATURES, LABEL, *([TIME] if TIME else [])] if described else None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(_logging_imports)
+        with steps("read", "reading the training table"):
+            frame = training_frame(settings, needed)
+        if frame is None:
+            return train_from_sources(settings, shuffle_labels=shuffle_labels, steps=steps)
+        if described is None:
+            return train(settings, frame, shuffle_labels=shuffle_labels, steps=steps)
+        hashed = pool.submit(table_hash, settings.training_table)
+        return train(settings, frame, shuffle_labels, described, hashed.result, steps)
+
+
+def _logging_imports() -> None:
+    """What ``_log`` imports (MLflow, its SQL stores, skops): seconds of a run's fixed cost."""
+    for name in LOGGING_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # a store this install lacks: `_log` never needs it either
+            continue
