@@ -26,7 +26,11 @@ EFFECTS = {
     "latency_sla_ms": "`serving.latency_sla_ms`: the load test's p95 assertion and the KPIs.",
     "peak_rps": "`serving.peak_rps`: the load test runs at 10x this rate.",
     "hourly_cost": "`serving.hourly_cost`: cost per 1,000 predictions in load-test reports.",
-    "data_sources": "Which source modules, settings and tests are generated.",
+    "data_sources": (
+        "Which sources are enabled and seeded by default, with their modules, settings and"
+        " tests. The files source is always generated: `data adopt FILE` reads the file where"
+        " it lies."
+    ),
     "regulated_domain": "Extra sections and checks in the governance documents.",
     "ci_provider": "`.github/workflows/` or `.gitlab-ci.yml`.",
     "task": "`TASK`, the label and the demo table in `data/schema.py` / `data/synthetic.py`; "

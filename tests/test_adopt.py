@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import random
 import sqlite3
 import subprocess
@@ -75,6 +76,14 @@ def write_sqlite(path: Path, table: str, rows: list[dict[str, object]]) -> str:
             f'INSERT INTO "{table}" VALUES ({marks})', [tuple(r.values()) for r in rows]
         )
     return f"sqlite:///{path}"
+
+
+def tables(db: Path) -> set[str]:
+    """The tables of a SQLite file (none when it does not exist)."""
+    if not db.exists():
+        return set()
+    with sqlite3.connect(db) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
 def awkward_rows(n: int = 600, seed: int = 1) -> list[dict[str, object]]:
@@ -160,24 +169,26 @@ def test_numeric_table_without_key_time_pii_or_protected(fresh: Path, tmp_path: 
     source = write_csv(tmp_path / "measurements.csv", numeric_rows())
     out = adopt(fresh, str(source), "--label", "y").stdout
     assert "x1: feature (float values) -> numeric feature" in out
-    # The default pilot reads SQL only: the file is loaded into its SQLite database, so
-    # ingestion reads the real rows and `data seed` will not overwrite them.
-    assert (
-        "source: file (this pilot has no files source; loaded into table measurements of sqlite:///"
-        in out
-        and ") -> ingest reads it" in out
-    ), out
+    # The default pilot was generated with the SQL source only; it reads the adopted file
+    # where it lies (every pilot has the files source): nothing is copied into SQLite.
+    assert "source: file (.csv) -> ingest reads it" in out, out
     schema = (fresh / OWNED[0]).read_text()
     assert "KEY: str | None = None" in schema and "TIME: str | None = None" in schema
     assert "RENAMES: dict[str, str] = {}" in schema
     config = (fresh / "config/pilot.toml").read_text()
-    assert "slices = []" in config and 'table = "measurements"' in config
+    assert "slices = []" in config and "table =" not in config
+    assert '[data.sources]\n# The adopted source\nenabled = ["files"]' in config
+    assert f'[data.sources.files]\n# The adopted file\npath = "{source}"' in config
     refused = uv_run(fresh, "churn-pilot", "data", "seed", check=False)
     assert refused.returncode == 1 and "seeding would overwrite it" in refused.stderr
     ingested = uv_run(fresh, "churn-pilot", "ingest").stdout
     assert (
         "ingested 400 rows" in ingested and "400 accepted, 0 unlabeled, 0 quarantined" in ingested
     )
+    assert json.loads((fresh / "data/processed/lineage.json").read_text())["sources"][0][
+        "path"
+    ] == str(source)
+    assert tables(fresh / "data/pilot.db") == set()  # the SQLite store holds no copy
     tests = ["tests/test_schema.py", "tests/test_quality.py", "tests/test_ingest.py"]
     uv_run(fresh, "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests, "tests/test_api.py")
 
@@ -488,3 +499,93 @@ def test_csv_dialects_are_sniffed(pilot: Path) -> None:
     assert got["bom"] == ["utf-8-sig", ["name", "größe"]]
     assert got["cp1252"] == ["cp1252", ["ä", "ö"]]
     assert got["spaced marker"] == [" ?", 1]
+
+
+# ---- issue 23: a table many times the inference sample -----------------------------------
+
+BIG = r"""
+import sys
+import numpy as np, pandas as pd
+from churn_pilot.data.adopt import INFER_ROWS
+
+out = sys.argv[1]
+n = 3 * INFER_ROWS + 17  # several times the seeded sample: most rows are never sampled
+rng = np.random.default_rng(11)
+x = rng.normal(50, 10, n).round(2)
+x[n - 5] = 999.5  # one extreme row: the contract's range must hold it
+colour = rng.choice(["red", "green", "blue"], n).astype(object)
+colour[n - 3] = "violet"  # a category seen once
+colour[7] = None
+y = (x + rng.normal(0, 10, n) > 50).astype(float)
+y[[5, n // 2, n - 1]] = np.nan  # three unlabeled rows
+frame = pd.DataFrame({"order_id": [f"O{i:07d}" for i in range(n)], "x": x,
+                      "colour": colour, "y": y})
+frame.to_parquet(f"{out}/big.parquet", index=False)
+frame.to_csv(f"{out}/big.csv", index=False)
+frame.loc[n - 2, "order_id"] = "O0000001"  # one repeated key, far from the start
+frame.to_parquet(f"{out}/dupes.parquet", index=False)
+print(n)
+"""
+
+
+@pytest.fixture(scope="module")
+def big_tables(pilot: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    where = tmp_path_factory.mktemp("big")
+    rows = int(uv_run(pilot, "python", "-c", BIG, str(where)).stdout.strip())
+    return where, rows
+
+
+@pytest.mark.parametrize("name", ["big.parquet", "big.csv"])
+def test_a_big_file_is_counted_whole_and_read_where_it_lies(
+    fresh: Path, big_tables: tuple[Path, int], name: str
+) -> None:
+    """Types and roles come from a seeded sample; counts, the range, the category set and the
+    key's uniqueness from a streamed pass over every row, with progress on stderr."""
+    where, rows = big_tables
+    proc = adopt(fresh, str(where / name), "--label", "y")
+    out = proc.stdout
+    assert f"adopted {rows} rows, task binary" in out, out
+    assert f"y: unlabeled rows (3 of {rows} rows have no label)" in out
+    assert "order_id: key (an id-like name with a unique value per row) -> key" in out
+    assert "colour: feature (4 categories, missing ones kept as a category)" in out
+    schema = (fresh / OWNED[0]).read_text()
+    assert '    "violet",\n' in schema
+    x_field = schema[schema.index("    x: Series[float]") :].split(")\n", 1)[0]
+    assert float(x_field.split("le=")[1].split(",")[0]) >= 999.5, x_field
+    steps = next(line for line in out.splitlines() if line.startswith("steps: "))
+    assert "decide" in steps and "write" in steps
+    progress = [line for line in proc.stderr.splitlines() if line.startswith("adopt: ")]
+    assert progress and all("rows/s" in line for line in progress), proc.stderr
+    assert any("ETA" in line for line in progress) and progress[-1].count(f"{rows:,} rows")
+    config = (fresh / "config/pilot.toml").read_text()
+    assert 'enabled = ["files"]' in config and f'path = "{where / name}"' in config
+    assert tables(fresh / "data/pilot.db") == set()
+
+
+def test_a_repeated_key_beyond_the_sample_is_found(
+    fresh: Path, big_tables: tuple[Path, int]
+) -> None:
+    where, _ = big_tables
+    before = digest(fresh)
+    proc = adopt(fresh, str(where / "dupes.parquet"), "--label", "y", "--key", "order_id",
+                 check=False)  # fmt: skip
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: key 'order_id': not unique (1 duplicate values)"
+    )
+    assert "Traceback" not in proc.stderr and digest(fresh) == before
+    out = adopt(fresh, str(where / "dupes.parquet"), "--label", "y").stdout
+    assert "order_id: key" not in out  # not guessed as the key either
+
+
+def test_a_broken_big_file_is_one_line(fresh: Path, big_tables: tuple[Path, int]) -> None:
+    where, _ = big_tables
+    cut = where / "cut.parquet"
+    data = (where / "big.parquet").read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    before = digest(fresh)
+    proc = adopt(fresh, str(cut), "--label", "y", check=False)
+    assert proc.returncode == 1 and proc.stdout == "" and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith(f"error: source {cut}: not readable (")
+    assert digest(fresh) == before

@@ -46,17 +46,23 @@ def postgres_available() -> None:
 @pytest.mark.parametrize("sources", CHOICES, ids="+".join)
 def test_only_chosen_sources_are_generated(tmp_path: Path, sources: list[str]) -> None:
     project = render(tmp_path / "p", project_name="Data Pilot", data_sources=sources)
+    # Every pilot can read a file (`data adopt FILE` points ingest at it): the files source is
+    # always generated; the choice says which sources are enabled and seeded by default.
+    generated = [*sources, "files"]
     for kind, files in SOURCE_FILES.items():
         for rel in files:
-            assert (project / rel.format(pkg="data_pilot")).exists() == (kind in sources), rel
+            assert (project / rel.format(pkg="data_pilot")).exists() == (kind in generated), rel
     settings = (project / "src/data_pilot/settings.py").read_text()
-    assert f"SourceName = Literal[{', '.join(json.dumps(s) for s in sources)}]" in settings
+    names = [*sources, *(["files"] if "files" not in sources else [])]
+    assert f"SourceName = Literal[{', '.join(json.dumps(s) for s in names)}]" in settings
+    enabled = f"default=[{', '.join(json.dumps(s) for s in sources)}]"
+    assert f"enabled: list[SourceName] = Field({enabled}" in settings
     cli = (project / "src/data_pilot/cli.py").read_text()
     assert ('"vendor-api"' in cli) == ("http" in sources)
     for kind in SOURCE_FILES:
-        # a module of an unchosen source is never imported
+        # a module of an ungenerated source is never imported
         text = (project / "src/data_pilot/data/sources/__init__.py").read_text()
-        assert (f"from .{kind} import" in text) == (kind in sources)
+        assert (f"from .{kind} import" in text) == (kind in generated)
 
 
 @pytest.mark.generated

@@ -17,6 +17,7 @@ import json
 import keyword
 import re
 import unicodedata
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from string import Template
@@ -25,9 +26,12 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from .. import atomic
-from ..settings import PROJECT_ROOT, SourceName, get_settings
+from ..settings import PROJECT_ROOT, SourceName
 from .errors import DataError
 
 Task = Literal["binary", "multiclass", "regression"]
@@ -231,9 +235,7 @@ class Adoption:
     min_metric: float | None = None  # the owner's declared quality target
     csv: CsvFormat | None = None  # how the adopted CSV was read
     labels: pd.Series = field(default_factory=lambda: pd.Series(dtype=object), repr=False)
-    # Columns whose parsed values replace the text when the file is loaded into SQL.
-    loaded: dict[str, pd.Series] = field(default_factory=dict, repr=False)
-    seconds: dict[str, float] = field(default_factory=dict)  # per step: read, decide, load, write
+    seconds: dict[str, float] = field(default_factory=dict)  # per step: read, decide, write
 
     def timings(self) -> str:
         return ", ".join(f"{step} {s:.1f} s" for step, s in self.seconds.items())
@@ -337,19 +339,24 @@ def _delimiter_score(sample: str, delimiter: str) -> tuple[float, int]:
     return widths.count(common) / len(widths), common
 
 
-def read_csv(path: Path, fmt: CsvFormat) -> pd.DataFrame:
-    """The file as pandas reads it with ``fmt``; columns pandas would turn into booleans keep
-    their text (``TRUE``/``no``...), the values every later reader sees."""
-    options: dict[str, Any] = {
+def _csv_options(fmt: CsvFormat) -> dict[str, Any]:
+    return {
         "sep": fmt.delimiter,
         "encoding": fmt.encoding,
         "na_values": list(fmt.na_values),
         "keep_default_na": False,
-        "low_memory": False,
     }
+
+
+def read_csv(path: Path | io.StringIO, fmt: CsvFormat) -> pd.DataFrame:
+    """The file (or text) as pandas reads it with ``fmt``; columns pandas would turn into
+    booleans keep their text (``TRUE``/``no``...), the values every later reader sees."""
+    options = _csv_options(fmt) | {"low_memory": False}
     frame: pd.DataFrame = pd.read_csv(path, **options)
     flags = [c for c in frame.columns if _is_flag(frame[c])]
     if flags:
+        if isinstance(path, io.StringIO):
+            path.seek(0)
         text = pd.read_csv(path, usecols=flags, dtype=str, **options)
         for c in flags:
             frame[c] = text[c]
@@ -466,6 +473,7 @@ class TimeText:
     parsed: pd.Series | None
     form: str = ""  # e.g. "ISO 8601", "MM/DD/YYYY"
     ambiguous: bool = False
+    fmt: str = ""  # what pd.to_datetime reads them with
 
 
 def _as_time(values: pd.Series) -> TimeText:
@@ -504,7 +512,7 @@ def _as_time(values: pd.Series) -> TimeText:
         parsed = pd.to_datetime(values.astype(object), errors="coerce", format=fmt)
     if parsed.notna().sum() != len(text):
         return TimeText(None)
-    return TimeText(parsed, form)
+    return TimeText(parsed, form, fmt=fmt)
 
 
 def _integral(present: pd.Series) -> bool:
@@ -535,7 +543,12 @@ def _kind_of(name: str, values: pd.Series) -> str:
 
 
 def _bounds(values: pd.Series, integer: bool) -> tuple[float, float]:
-    lo, hi = float(values.min()), float(values.max())
+    return _span(values.min(), values.max(), integer)
+
+
+def _span(low: Any, high: Any, integer: bool) -> tuple[float, float]:
+    """A contract range around the observed [low, high], widened by MARGIN."""
+    lo, hi = float(low), float(high)
     pad = max((hi - lo) * MARGIN, 1.0 if integer else abs(hi) * MARGIN or 1.0)
     ge, le = lo - pad, hi + pad
     if lo >= 0 > ge:
@@ -558,6 +571,71 @@ def _py(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+CAP = MAX_CLASSES * 5  # distinct values counted per column; beyond it, only "more than CAP"
+
+
+@dataclass
+class Whole:
+    """What one column holds across the whole table, beside the inference sample.
+
+    From the frame itself when adopt reads the whole table, else from the streamed pass
+    (``scan``): exact row, missing and per-value counts, the range, key uniqueness.
+    """
+
+    rows: int
+    nulls: int = 0
+    counts: dict[Any, int] | None = field(default_factory=dict)  # None: more than CAP values
+    lo: Any = None  # numbers and date-times
+    hi: Any = None
+    integral: bool = False  # numbers: every present one is whole
+    dupes: int | None = None  # repeated values; None: not checked (not a key candidate)
+    bad: int = 0  # text dates that the sample's date form does not read
+
+    @classmethod
+    def of(cls, values: pd.Series) -> Whole:
+        present = values.dropna()
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        ranged = len(present) > 0 and (numeric or pd.api.types.is_datetime64_any_dtype(values))
+        whole = cls(
+            rows=len(values),
+            nulls=len(values) - len(present),
+            counts=None,
+            lo=present.min() if ranged else None,
+            hi=present.max() if ranged else None,
+            integral=numeric and _integral(present),
+        )
+        try:
+            counts = present.value_counts(sort=False)
+            whole.dupes = int(values.duplicated().sum())
+        except TypeError:  # unhashable values (lists, dicts): _kind_of refuses the column
+            return whole
+        whole.counts = dict(zip(counts.index, counts.to_numpy().tolist(), strict=True))
+        return whole
+
+    @property
+    def present(self) -> int:
+        return self.rows - self.nulls
+
+    @property
+    def distinct(self) -> int:
+        """Distinct present values; CAP + 1 stands for "more than CAP"."""
+        return CAP + 1 if self.counts is None else len(self.counts)
+
+    def mapped(self, how: Any) -> Whole:
+        """The same column with each value replaced by ``how(value)`` (counts merged)."""
+        if self.counts is None:
+            return self
+        merged: dict[Any, int] = {}
+        for value, n in self.counts.items():
+            merged[how(value)] = merged.get(how(value), 0) + n
+        return replace(self, counts=merged)
+
+
+def _many(whole: Whole) -> str:
+    """How many distinct values, as exactly as they were counted."""
+    return f"more than {CAP}" if whole.counts is None else str(whole.distinct)
+
+
 def _label_values(source: str, values: pd.Series) -> tuple[pd.Series, str]:
     """The label's present values and their kind: int (integral numbers, ``1.0`` included),
     float or str. Booleans become the text ``True``/``False``; their classes are words."""
@@ -574,9 +652,23 @@ def _label_values(source: str, values: pd.Series) -> tuple[pd.Series, str]:
     return present, kind
 
 
-def infer_task(present: pd.Series, kind: str) -> Task:
+def _label_counts(source: str, sample: pd.Series, whole: Whole) -> tuple[Whole, str]:
+    """The label across the whole table, its values spelled as ``_label_values`` spells them
+    (kind judged on the sample, as every type is), and its kind."""
+    kind = _kind_of(source, sample)
+    if kind == "bool":
+        return whole.mapped(lambda v: str(bool(v))), "str"
+    if kind == "datetime":
+        raise AdoptError(f"label '{source}': date-times cannot be a label")
+    if kind in {"int", "float"} and whole.integral:
+        return whole.mapped(int), "int"
+    if kind == "str":
+        return whole.mapped(str), "str"
+    return whole, kind
+
+
+def infer_task(distinct: int, kind: str) -> Task:
     """Two values are binary whatever they are; text or a few integers are classes."""
-    distinct = present.nunique()
     if distinct == 2 and kind in {"int", "str"}:
         return "binary"
     if kind == "str" or (kind == "int" and distinct <= MAX_CLASSES):
@@ -618,34 +710,35 @@ def choose_positive(counts: pd.Series, given: str | None, source: str) -> tuple[
 
 
 def _label(
-    name: str, source: str, values: pd.Series, roles: Roles
+    name: str, source: str, whole: Whole, sample: pd.Series, roles: Roles
 ) -> tuple[Column, Task, Any, list[Decision]]:
     """The label column, the task, the positive class (binary) and the decisions' lines."""
-    present, kind = _label_values(source, values)
-    distinct = int(present.nunique())
+    label, kind = _label_counts(source, sample, whole)
+    values = list(label.counts or {})  # the label's distinct values (when at most CAP)
+    distinct = label.distinct
     if distinct == 0:
         raise AdoptError(f"label '{source}': no row has a value; nothing to learn")
     if distinct < 2:
         raise AdoptError(f"label '{source}': constant (one value in every row); nothing to learn")
-    if len(present) < MIN_ROWS:
+    if label.present < MIN_ROWS:
         raise AdoptError(
-            f"label '{source}': {len(present)} rows have a label; adopt needs at least {MIN_ROWS}"
+            f"label '{source}': {label.present} rows have a label; adopt needs at least {MIN_ROWS}"
         )
-    inferred = infer_task(present, kind)
+    inferred = infer_task(distinct, kind)
     chosen = roles.task or inferred
-    why = "given by --task" if roles.task else _task_reason(inferred, present)
+    why = "given by --task" if roles.task else _task_reason(inferred, values, distinct)
     if roles.positive is not None and chosen != "binary":
         raise AdoptError(f"--positive {roles.positive}: label '{source}' is {chosen}, not binary")
     positive: Any = None
     if chosen == "binary":
         if distinct != 2:
-            shown = _shown_values(sorted(str(v) for v in present.unique()))
+            shown = _shown_values(sorted(str(v) for v in values))
             raise AdoptError(
                 f"label '{source}': --task binary needs two values; it has {distinct} ({shown})"
             )
         if kind == "float":
             raise AdoptError(f"label '{source}': --task binary needs two integer or text values")
-        counts = present.value_counts()
+        counts = pd.Series(label.counts).rename_axis(None)
         positive, because = choose_positive(counts, roles.positive, source)
         classes = sorted((_py(v) for v in counts.index), key=lambda v: (v == positive, str(v)))
         dtype = "int" if kind == "int" else "str"
@@ -657,15 +750,15 @@ def _label(
                 " (--positive VALUE picks the positive class)"
             )
         if distinct > MAX_CLASSES * 5:
-            raise AdoptError(f"label '{source}': {distinct} classes; too many to learn")
+            raise AdoptError(f"label '{source}': {_many(label)} classes; too many to learn")
         if kind == "float":
             raise AdoptError(f"label '{source}': --task multiclass needs integer or text classes")
-        classes = sorted(_py(v) for v in present.unique())
+        classes = sorted(_py(v) for v in values)
         col = Column(name, source, "label", kind, categories=classes, reason=why)
     else:
         if kind not in {"int", "float"}:
             raise AdoptError(f"label '{source}': --task regression needs numeric values")
-        ge, le = _bounds(present, integer=False)
+        ge, le = _span(label.lo, label.hi, integer=False)
         col = Column(name, source, "label", "float", ge=ge, le=le, reason=why)
     col = replace(col, action=f"label, task {chosen}")
     shown = source if source == name else f"{source} (as {name})"
@@ -681,37 +774,37 @@ def _label(
                 f" {_literal(negative)} is the negative class",
             )
         )
-    missing = int(values.isna().sum())
+    missing = whole.nulls
     if missing:
         notes.append(
             Decision(
                 shown,
                 "unlabeled rows",
-                f"{missing} of {len(values)} rows have no label",
+                f"{missing} of {whole.rows} rows have no label",
                 "scored, not trained on: ingest keeps them apart as unlabeled",
             )
         )
     return col, chosen, positive, notes
 
 
-def _task_reason(task: Task, present: pd.Series) -> str:
+def _task_reason(task: Task, values: list[Any], distinct: int) -> str:
     if task == "binary":
-        a, b = sorted(str(v) for v in present.unique())
+        a, b = sorted(str(v) for v in values)
         return f"two values, {a} and {b}"
     if task == "multiclass":
-        return f"{present.nunique()} distinct values"
+        return f"{distinct} distinct values"
     return "numeric values with many distinct values"
 
 
-def _feature(name: str, source: str, values: pd.Series, kind: str) -> Column:
-    nullable = bool(values.isna().any())
-    present = values.dropna()
+def _feature(name: str, source: str, whole: Whole, sample: pd.Series, kind: str) -> Column:
+    """A feature: range and categories from the whole table, the fill value from the sample."""
+    nullable = whole.nulls > 0
     if kind in {"int", "float"}:
-        integer = kind == "int" or _integral(present)
-        ge, le = _bounds(present, integer)
+        integer = kind == "int" or whole.integral
+        ge, le = _span(whole.lo, whole.hi, integer)
         default: float | None = None
         if nullable:
-            median = float(present.median())
+            median = float(sample.dropna().median())
             default = float(np.round(median)) if integer else _round(median)
         shown = "int" if integer else "float"
         return Column(
@@ -726,7 +819,7 @@ def _feature(name: str, source: str, values: pd.Series, kind: str) -> Column:
             reason=f"{shown} values" + (", missing ones filled with the median" * nullable),
             action="numeric feature",
         )
-    categories = _categories(present.astype(str))
+    categories = sorted({str(v) for v in whole.counts or {}})
     fill: str | None = None
     if nullable:
         fill = "missing" if "missing" not in categories else "_missing"
@@ -739,7 +832,7 @@ def _feature(name: str, source: str, values: pd.Series, kind: str) -> Column:
         kind="categorical",
         categories=categories,
         default=fill,
-        reason=f"{present.nunique()} categories" + (", missing ones kept as a category" * nullable),
+        reason=f"{whole.distinct} categories" + (", missing ones kept as a category" * nullable),
         action="categorical feature",
     )
 
@@ -824,52 +917,57 @@ def _resolve(roles: Roles, columns: list[str], names: dict[str, str]) -> Roles:
     return resolved
 
 
-def _check_rows(frame: pd.DataFrame) -> None:
-    if len(frame) < MIN_ROWS:
-        raise AdoptError(f"table: {len(frame)} rows; adopt needs at least {MIN_ROWS}")
+def _check_rows(rows: int) -> None:
+    if rows < MIN_ROWS:
+        raise AdoptError(f"table: {rows} rows; adopt needs at least {MIN_ROWS}")
 
 
-def _key_column(frame: pd.DataFrame, names: dict[str, str], roles: Roles) -> Column | None:
+def _key_column(
+    wholes: dict[str, Whole], sample: pd.DataFrame, names: dict[str, str], roles: Roles
+) -> Column | None:
     exclude = {roles.label, *roles.protected, *roles.not_protected, *roles.pii}
     key, why = roles.key, "given by --key"
     if key is None:
-        key, why = _guess_key(frame, names, exclude)
+        key, why = _guess_key(wholes, sample, names, exclude)
     if key is None:
         return None
-    values = frame[key]
+    whole = wholes[key]
     if roles.key is not None:  # a guessed key was proven unique and complete already
-        dupes = int(values.duplicated().sum())
-        if dupes:
-            raise AdoptError(f"key '{key}': not unique ({dupes} duplicate values)")
-        if values.isna().any():
-            raise AdoptError(f"key '{key}': {int(values.isna().sum())} rows have no key")
-    dtype = "int" if _kind_of(key, values) == "int" else "str"
+        if whole.dupes:
+            raise AdoptError(f"key '{key}': not unique ({whole.dupes} duplicate values)")
+        if whole.nulls:
+            raise AdoptError(f"key '{key}': {whole.nulls} rows have no key")
+    dtype = "int" if _kind_of(key, sample[key]) == "int" else "str"
     return Column(names[key], key, "key", dtype, unique=True, reason=why, action="key")
 
 
 def _guess_key(
-    frame: pd.DataFrame, names: dict[str, str], exclude: set[str]
+    wholes: dict[str, Whole], sample: pd.DataFrame, names: dict[str, str], exclude: set[str]
 ) -> tuple[str | None, str]:
     """An id-like name with a unique value per row, else a written-out row number."""
     for c, name in names.items():
-        tokens = _tokens(name)
-        if c in exclude or not tokens or tokens[-1] not in {"id", "key", "uuid", "nr", "no"}:
+        if c in exclude or not _id_like(name):
             continue
-        values = frame[c]
-        if values.notna().all() and not values.duplicated().any():
+        whole = wholes[c]
+        if whole.nulls == 0 and whole.dupes == 0:
             return c, "an id-like name with a unique value per row"
     for c, name in names.items():
-        values = frame[c]
-        if c in exclude or values.isna().any() or _kind_of(c, values) != "int":
+        whole = wholes[c]
+        if c in exclude or whole.nulls or _kind_of(c, sample[c]) != "int":
             continue
-        if values.duplicated().any():
+        if whole.dupes != 0:  # repeated, or never checked (repeated within the sample)
             continue
         if name in ROW_NUMBER_NAMES or name.startswith("unnamed"):
             return c, "a row name or number, one per row; never a feature"
-        lo, hi = int(values.min()), int(values.max())
-        if hi - lo + 1 == len(values):  # 1..n in some order: a numbering, whatever its name
+        lo, hi = int(whole.lo), int(whole.hi)
+        if hi - lo + 1 == whole.rows:  # 1..n in some order: a numbering, whatever its name
             return c, f"a row number ({lo} to {hi}, one per row); never a feature"
     return None, ""
+
+
+def _id_like(name: str) -> bool:
+    tokens = _tokens(name)
+    return bool(tokens) and tokens[-1] in {"id", "key", "uuid", "nr", "no"}
 
 
 @dataclass(frozen=True)
@@ -883,7 +981,7 @@ class Times:
 
 
 def _time_columns(
-    frame: pd.DataFrame, sample: pd.DataFrame, candidates: list[str], roles: Roles
+    wholes: dict[str, Whole], sample: pd.DataFrame, candidates: list[str], roles: Roles
 ) -> Times:
     """The event-time column (given or the first date-time one) and every date-time seen."""
     dates: dict[str, TimeText] = {}
@@ -900,7 +998,7 @@ def _time_columns(
             why = f"day and month cannot be told apart ({ambiguous[roles.time]})"
         raise AdoptError(f"--time {roles.time}: {why}")
     for c in [roles.time] if roles.time else list(dates):
-        whole = dates[c] if len(sample) == len(frame) else _as_time(frame[c])
+        whole = dates[c] if wholes[c].bad == 0 else TimeText(None)
         if whole.parsed is not None:
             return Times(c, whole, dates, ambiguous)
         if roles.time:  # a value beyond the sample is not a date
@@ -926,13 +1024,13 @@ def _protected_hint(name: str, values: pd.Series, kind: str) -> str | None:
 
 
 def _classify(
-    c: str, name: str, values: pd.Series, sample: pd.Series, roles: Roles
+    c: str, name: str, whole: Whole, sample: pd.Series, roles: Roles
 ) -> tuple[Verdict, str | None]:
     """The role of a column that is neither the label, the key nor the event time."""
     kind = _kind_of(c, sample)
     asked = c in roles.protected or c in roles.not_protected
-    if values.nunique() == 1 and not asked:
-        why = "one value in every row" + (", or missing" if values.isna().any() else "")
+    if whole.distinct == 1 and not asked:
+        why = "one value in every row" + (", or missing" if whole.nulls else "")
         return Decision(c, "dropped", why + "; nothing to learn", "not in the contract"), None
     pii = _pii_kind(c, name, sample, kind, roles)
     if pii is not None:
@@ -943,44 +1041,51 @@ def _classify(
         return (replace(pii_column, action=action), "PII"), answer
     hint = None if asked else _protected_hint(name, sample, kind)
     if c in roles.protected:
-        return (_protected(name, c, values, kind, "given by --protected"), "protected"), "protected"
+        return (_protected(name, c, whole, kind, "given by --protected"), "protected"), "protected"
     if hint is not None:
         why = f"{hint}; unanswered"
-        return (_protected(name, c, values, kind, why), "protected"), "unanswered"
+        return (_protected(name, c, whole, kind, why), "protected"), "unanswered"
     answer = "not protected" if c in roles.not_protected else None
     if kind == "bool":
-        values = values.map(lambda v: None if pd.isna(v) else str(bool(v)))
+        whole = whole.mapped(lambda v: str(bool(v)))
         kind = "str"
-    distinct = values.nunique()
-    if kind == "str" and (distinct > MAX_CATEGORIES or distinct > 0.5 * values.notna().sum()):
+    distinct = whole.distinct
+    if kind == "str" and (distinct > MAX_CATEGORIES or distinct > 0.5 * whole.present):
         dates = _as_time(sample)
         if dates.ambiguous:
             why = f"dates as text, but day and month cannot be told apart ({dates.form})"
             fix = "not in the contract; write them as YYYY-MM-DD to use them"
             return Decision(c, "dropped", why, fix), answer
-        why = f"{distinct} distinct strings; too many for a category set"
+        why = f"{_many(whole)} distinct strings; too many for a category set"
         return Decision(c, "free text", why, "dropped"), answer
-    column = _feature(name, c, values, kind)
+    column = _feature(name, c, whole, sample, kind)
     if answer is not None:
         column = replace(column, reason=column.reason + "; not protected, given by --not-protected")
     return (column, None), answer
 
 
-def infer_contract(frame: pd.DataFrame, roles: Roles) -> Adoption:
+def infer_contract(
+    frame: pd.DataFrame, roles: Roles, wholes: dict[str, Whole] | None = None
+) -> Adoption:
     """Decide the contract for ``frame``; raises ``AdoptError`` on the first refusal.
 
     Types, roles and content patterns are judged on a seeded sample of at most ``INFER_ROWS``
-    rows; counts, key uniqueness, ranges and category sets on the whole table.
+    rows; counts, key uniqueness, ranges and category sets on the whole table. ``frame`` is
+    the whole table, or (with ``wholes``, from the streamed pass) the sample already drawn.
     """
     columns = [str(c) for c in frame.columns]
     frame = plain(frame.set_axis(columns, axis=1))
     taken: set[str] = set()
     names = {c: identifier(c, taken) for c in columns}
     roles = _resolve(roles, columns, names)
-    _check_rows(frame)
     sample = frame
-    if len(frame) > INFER_ROWS:
-        sample = frame.sample(n=INFER_ROWS, random_state=SAMPLE_SEED).sort_index()
+    if wholes is None:
+        _check_rows(len(frame))
+        wholes = {c: Whole.of(frame[c]) for c in columns}
+        if len(frame) > INFER_ROWS:
+            sample = frame.sample(n=INFER_ROWS, random_state=SAMPLE_SEED).sort_index()
+    rows = wholes[columns[0]].rows
+    _check_rows(rows)
     out: list[Column] = []
     decisions: list[Decision] = []
 
@@ -990,11 +1095,11 @@ def infer_contract(frame: pd.DataFrame, roles: Roles) -> Adoption:
         decisions.append(Decision(shown, what or col.role, col.reason, col.action))
 
     label, task, positive, label_notes = _label(
-        names[roles.label], roles.label, frame[roles.label], roles
+        names[roles.label], roles.label, wholes[roles.label], sample[roles.label], roles
     )
     out.append(label)
     decisions += label_notes
-    key = _key_column(frame, names, roles)
+    key = _key_column(wholes, sample, names, roles)
     if key is not None:
         decide(key)
     rest = [c for c in columns if c not in {roles.label, key.source if key else None}]
@@ -1009,11 +1114,11 @@ def infer_contract(frame: pd.DataFrame, roles: Roles) -> Adoption:
             and _name_hint(names[c], PROTECTED_NAMES) is None
         )
     ]
-    times = _time_columns(frame, sample, candidates, roles)
+    times = _time_columns(wholes, sample, candidates, roles)
     answers: dict[str, str] = {}
     for c in rest:
-        values = frame[c]
-        if values.isna().all():
+        whole = wholes[c]
+        if whole.nulls == whole.rows:
             decisions.append(
                 Decision(c, "dropped", "every value is missing", "not in the contract")
             )
@@ -1021,14 +1126,14 @@ def infer_contract(frame: pd.DataFrame, roles: Roles) -> Adoption:
             why = "given by --time" if roles.time else "date-time values"
             if times.parsed.form not in {"", "ISO 8601", "date-time values"}:
                 why += f", written as {times.parsed.form}"
-            nullable = bool(values.isna().any())
+            nullable = whole.nulls > 0
             time_column = Column(names[c], c, "time", "datetime", nullable=nullable, reason=why)
             decide(replace(time_column, action="time"))
         elif c in times.dates:
             why = "a second date-time column"
             decisions.append(Decision(c, "dropped", why, "not in the contract"))
         else:
-            verdict, answer = _classify(c, names[c], values, sample[c], roles)
+            verdict, answer = _classify(c, names[c], whole, sample[c], roles)
             if answer is not None:
                 answers[c] = answer
             if isinstance(verdict, Decision):
@@ -1042,15 +1147,14 @@ def infer_contract(frame: pd.DataFrame, roles: Roles) -> Adoption:
     out.sort(key=lambda col: columns.index(col.source))  # the table's own column order
     in_contract = {col.source: col.name for col in out}
     review = {in_contract.get(c, c): answers[c] for c in columns if c in answers}
-    labeled = frame[roles.label].notna()
     adoption = Adoption(
         task=task,
-        rows=len(frame),
+        rows=rows,
         columns=out,
         decisions=decisions,
         positive=positive,
         review=review,
-        unlabeled=int((~labeled).sum()),
+        unlabeled=wholes[roles.label].nulls,
         labels=_label_values(roles.label, sample[roles.label])[0],
     )
     unanswered = [c for c in columns if answers.get(c) == "unanswered"]
@@ -1065,14 +1169,11 @@ def infer_contract(frame: pd.DataFrame, roles: Roles) -> Adoption:
                 " re-run adopt",
             )
         )
-    adoption.slices = _slices(adoption, frame)
+    adoption.slices = _slices(adoption)
     parsed: dict[str, pd.Series] = {}
     if times.time and times.parsed and times.parsed.parsed is not None:
         parsed[times.time] = times.parsed.parsed
-        if times.parsed.form not in {"ISO 8601", "date-time values"}:
-            # Text dates in a local form are loaded (a file loaded into SQL) as ISO text.
-            adoption.loaded[times.time] = times.parsed.parsed
-    adoption.profile = profile(adoption, frame, sample, parsed)
+    adoption.profile = profile(adoption, sample, parsed)
     return adoption
 
 
@@ -1097,23 +1198,20 @@ def _pii_kind(
     return None
 
 
-def _protected(name: str, source: str, values: pd.Series, kind: str, why: str) -> Column:
+def _protected(name: str, source: str, whole: Whole, kind: str, why: str) -> Column:
     """A protected attribute: never a feature. Always nullable: a row missing it is still a
     row to train on and score, and the missing ones form their own group in the slices."""
-    present = values.dropna()
     action = "never a feature; fairness slices"
     if kind in {"int", "float"}:
-        ge, le = _bounds(present, _integral(present))
-        few = present.nunique() <= MAX_SLICE_GROUPS
-        cats = sorted(float(v) for v in present.unique()) if few else None
+        ge, le = _span(whole.lo, whole.hi, whole.integral)
+        few = whole.distinct <= MAX_SLICE_GROUPS
+        cats = sorted(float(v) for v in whole.counts or {}) if few else None
         return Column(
             name, source, "protected", "float", nullable=True, ge=ge, le=le, categories=cats,
             reason=why, action=action if few else "never a feature; judged in governance",
         )  # fmt: skip
-    if kind == "bool":
-        present = present.map(lambda v: str(bool(v)))
-    text = present.astype(str)
-    names = _categories(text) if text.nunique() <= MAX_CATEGORIES else None
+    text = whole.mapped((lambda v: str(bool(v))) if kind == "bool" else str)
+    names = sorted(text.counts or {}) if text.distinct <= MAX_CATEGORIES else None
     return Column(
         name,
         source,
@@ -1126,7 +1224,7 @@ def _protected(name: str, source: str, values: pd.Series, kind: str, why: str) -
     )
 
 
-def _slices(adoption: Adoption, frame: pd.DataFrame) -> list[str]:
+def _slices(adoption: Adoption) -> list[str]:
     """Gate slices: protected categories first, then the coarsest categorical features."""
     chosen = [
         c.name
@@ -1146,7 +1244,7 @@ def _slices(adoption: Adoption, frame: pd.DataFrame) -> list[str]:
 
 
 def profile(
-    adoption: Adoption, frame: pd.DataFrame, sample: pd.DataFrame, times: dict[str, pd.Series]
+    adoption: Adoption, sample: pd.DataFrame, times: dict[str, pd.Series]
 ) -> dict[str, Any]:
     """Per-column distribution summaries: enough to generate look-alike rows, no real row.
 
@@ -1382,6 +1480,297 @@ def render_config(adoption: Adoption, source: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ---- a big file: a seeded sample, then one streamed pass --------------------------------
+
+CHUNK_ROWS = 500_000  # rows per chunk of a streamed pass: memory stays flat whatever the size
+Report = Callable[[str], None]
+
+
+@dataclass
+class Progress:
+    """Per chunk of a streamed pass: rows done, rows/s and an ETA (rows known up front for
+    Parquet, bytes read against the file's size for a CSV)."""
+
+    step: str
+    report: Report | None
+    total: int | None = None
+    size: int | None = None
+    rows: int = 0
+    started: float = field(default_factory=perf_counter)
+
+    def chunk(self, rows: int, position: int | None = None) -> None:
+        self.rows += rows
+        if self.report is None:
+            return
+        elapsed = max(perf_counter() - self.started, 1e-9)
+        share = None
+        if self.total:
+            share = self.rows / self.total
+        elif self.size and position is not None:
+            share = min(position / self.size, 1.0)
+        eta = f", {share:.0%}, ETA {elapsed * (1 - share) / share:.0f} s" if share else ""
+        rate = self.rows / elapsed
+        self.report(f"adopt: {self.step}: {self.rows:,} rows, {rate:,.0f} rows/s{eta}")
+
+
+@dataclass
+class BigFile:
+    """A file too big to read whole: read in chunks, the way the files source reads it."""
+
+    path: Path
+    fmt: CsvFormat | None  # None: Parquet
+    total: int | None  # rows, from Parquet metadata
+    seconds: dict[str, float] = field(default_factory=dict)  # per pass
+
+    def read(
+        self, report: Report | None, key: str | None = None
+    ) -> tuple[pd.DataFrame, dict[str, Whole]]:
+        """A seeded sample of ``INFER_ROWS`` rows (typed as reading the whole file types them)
+        and, per column, the whole table's counts (``Whole``).
+
+        Parquet is typed: one pass draws the sample and counts, a second reads only the
+        columns that could be a key or a date. A CSV's sample decides how each text column is
+        read, so its second pass counts everything.
+        """
+        if self.fmt is None:
+            sample, wholes = self._pass("read", report, sampling=True, count=True)
+            keys, dates = _checks(sample, key)
+            if keys or dates:
+                self._pass("check", report, columns=[*keys, *dates], keys=keys, dates=dates,
+                           wholes=wholes)  # fmt: skip
+            return sample, wholes
+        sample, _ = self._pass("sample", report, sampling=True)
+        keys, dates = _checks(sample, key)
+        kinds = {str(c): _scan_kind(str(c), sample[c]) for c in sample.columns}
+        _, wholes = self._pass("scan", report, count=True, kinds=kinds, keys=keys, dates=dates)
+        return sample, wholes
+
+    def _pass(
+        self,
+        step: str,
+        report: Report | None,
+        *,
+        sampling: bool = False,
+        count: bool = False,
+        columns: list[str] | None = None,
+        kinds: dict[str, str] | None = None,
+        keys: Collection[str] = (),
+        dates: dict[str, str] | None = None,
+        wholes: dict[str, Whole] | None = None,
+    ) -> tuple[pd.DataFrame, dict[str, Whole]]:
+        """One streamed pass over the file (only ``columns``, for Parquet)."""
+        began = perf_counter()
+        rng = np.random.default_rng(SAMPLE_SEED)
+        picks = np.sort(rng.choice(self.total, size=INFER_ROWS, replace=False)) if (
+            sampling and self.total is not None
+        ) else None  # fmt: skip
+        parts: list[pa.RecordBatch] = []
+        wholes = {} if wholes is None else wholes
+        kept: dict[str, list[np.ndarray]] = {c: [] for c in keys}
+        dates = dates or {}
+        start = 0
+        for batch in self._chunks(step, report, columns):
+            if sampling:
+                if picks is not None:
+                    lo, hi = np.searchsorted(picks, [start, start + batch.num_rows])
+                    chosen = picks[lo:hi] - start
+                else:  # rows unknown up front: each row kept with the same chance, then trimmed
+                    chosen = np.flatnonzero(rng.random(batch.num_rows) < self._rate(batch))
+                parts.append(batch.take(pa.array(chosen)))
+            for name, column in zip(batch.schema.names, batch.columns, strict=True):
+                c = str(name)
+                if name.startswith("__index_level_"):  # a pandas index written into the file
+                    continue
+                values = self._typed(c, column, (kinds or {}).get(c, "str"), start)
+                if count:
+                    _add(wholes.setdefault(c, Whole(rows=0, integral=True)), values)
+                if c in dates:
+                    wholes[c].bad += _unreadable_dates(values, dates[c])
+                if c in kept:
+                    kept[c].append(_fingerprints(values.drop_null()))
+            start += batch.num_rows
+        for c, arrays in kept.items():
+            wholes[c].dupes = _repeats(np.concatenate(arrays))
+            if wholes[c].dupes and arrays[0].dtype == np.uint64:  # hashes: count exactly
+                wholes[c].dupes = self._repeated(c, (kinds or {}).get(c, "str"))
+        self.seconds[step] = perf_counter() - began
+        if not sampling:
+            return pd.DataFrame(), wholes
+        frame: pd.DataFrame = pa.Table.from_batches(parts).to_pandas()
+        if self.fmt is None:
+            return frame, wholes
+        if len(frame) > INFER_ROWS:
+            frame = frame.sample(n=INFER_ROWS, random_state=SAMPLE_SEED).sort_index()
+        # The sampled cells, parsed as pandas parses the whole file (types, flags kept as text).
+        text = io.StringIO(frame.to_csv(index=False, sep=self.fmt.delimiter))
+        return read_csv(text, replace(self.fmt, encoding="utf-8")), wholes
+
+    def _chunks(
+        self, step: str, report: Report | None, columns: list[str] | None
+    ) -> Iterator[pa.RecordBatch]:
+        """Every row, ``CHUNK_ROWS`` at a time, as Arrow batches (a CSV's cells as text)."""
+        size = self.path.stat().st_size
+        progress = Progress(step, report, self.total, None if self.total else size)
+        try:
+            if self.fmt is None:
+                parquet = pq.ParquetFile(self.path)
+                for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=columns):
+                    yield batch
+                    progress.chunk(batch.num_rows)
+                return
+            with self.path.open("rb") as fh:
+                options = _csv_options(self.fmt) | {"dtype": str, "chunksize": CHUNK_ROWS}
+                for part in pd.read_csv(fh, usecols=columns, **options):
+                    yield pa.RecordBatch.from_pandas(part, preserve_index=False)
+                    progress.chunk(len(part), fh.tell())
+        except (pa.ArrowException, pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+            where = f"after row {progress.rows:,}"
+            raise AdoptError(f"source {self.path}: not readable {where} ({reason})") from None
+        except OSError as exc:
+            raise AdoptError(f"source {self.path}: not readable ({exc.strerror})") from None
+
+    def _repeated(self, c: str, kind: str) -> int:
+        """Repeated values of one text column, counted exactly (its hashes repeated)."""
+        parts = [
+            self._typed(c, batch.column(c), kind, 0).drop_null()
+            for batch in self._chunks("recount", None, [c])
+        ]
+        present = sum(len(p) for p in parts)
+        return present - int(pc.count_distinct(pa.chunked_array(parts)).as_py())
+
+    def _rate(self, batch: pa.RecordBatch) -> float:
+        """The chance of keeping a row, for about twice INFER_ROWS rows from the whole file."""
+        per_row = max(batch.nbytes / max(batch.num_rows, 1), 1.0)
+        estimate = self.path.stat().st_size / per_row
+        return float(min(1.0, 2 * INFER_ROWS / max(estimate, 1.0)))
+
+    def _typed(self, c: str, column: pa.Array, kind: str, start: int) -> pa.Array:
+        """A CSV chunk's text as the sample's type; a number beyond the sample that is not one
+        refuses the file in one line."""
+        if isinstance(column.type, pa.DictionaryType):
+            column = column.dictionary_decode()
+        if self.fmt is None or kind not in {"int", "float"}:
+            return column
+        text = column.to_pandas()
+        numbers = pd.to_numeric(text, errors="coerce")
+        wrong = numbers.isna() & text.notna()
+        if wrong.any():
+            at = int(np.flatnonzero(wrong.to_numpy())[0])
+            raise AdoptError(
+                f"column '{c}': {text.iloc[at]!r} in row {start + at + 1:,} is not a number,"
+                " as the sampled values are"
+            )
+        return pa.array(numbers, from_pandas=True)
+
+
+def _checks(sample: pd.DataFrame, key: str | None) -> tuple[list[str], dict[str, str]]:
+    """Columns to check across the whole table: key candidates (the given key, id-like names
+    and integers with no value twice and none missing in the sample) and text dates (with the
+    form the sample's values have)."""
+    keys, dates = [], {}
+    for c in sample.columns:
+        values = sample[c]
+        kind = _scan_kind(str(c), values)
+        named = key is not None and key in {str(c), identifier(str(c), set())}
+        candidate = named or kind == "int" or _id_like(identifier(str(c), set()))
+        unique = values.notna().all() and not values.duplicated().any()
+        if candidate and (unique or named) and kind in {"int", "str"}:
+            keys.append(str(c))
+        if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+            t = _as_time(values)
+            if t.fmt:
+                dates[str(c)] = t.fmt
+    return keys, dates
+
+
+def _fingerprints(values: pa.Array) -> np.ndarray:
+    """Integers as they are; anything else as 64-bit hashes (repeats then counted exactly)."""
+    if pa.types.is_integer(values.type):
+        return np.asarray(values.to_numpy(), dtype=np.int64)
+    objects = values.to_numpy(zero_copy_only=False)
+    return np.asarray(pd.util.hash_array(objects, categorize=False), dtype=np.uint64)
+
+
+def _repeats(values: np.ndarray) -> int:
+    values.sort()
+    return int(np.count_nonzero(values[1:] == values[:-1]))
+
+
+def _scan_kind(name: str, values: pd.Series) -> str:
+    try:
+        return _kind_of(name, values)
+    except AdoptError:
+        return "other"  # refused by name when the contract is decided
+
+
+def _add(whole: Whole, values: pa.Array) -> None:
+    """One chunk of a column into its whole-table counts (pyarrow compute)."""
+    if pa.types.is_floating(values.type):
+        values = pc.if_else(pc.is_nan(values), None, values)  # NaN is missing, as in pandas
+    whole.rows += len(values)
+    whole.nulls += values.null_count
+    present = values.drop_null()
+    numeric = pa.types.is_integer(values.type) or pa.types.is_floating(values.type)
+    if len(present) and (numeric or pa.types.is_timestamp(values.type)):
+        low, high = pc.min_max(present).values()
+        lo, hi = low.as_py(), high.as_py()
+        whole.lo = lo if whole.lo is None else min(whole.lo, lo)
+        whole.hi = hi if whole.hi is None else max(whole.hi, hi)
+    if pa.types.is_floating(values.type) and len(present) and whole.integral:
+        whole.integral = bool(pc.all(pc.equal(pc.floor(present), present)).as_py())
+    if whole.counts is None or len(present) == 0:
+        return
+    found = pc.value_counts(present)
+    if len(found) > CAP:
+        whole.counts = None  # many values: a range or free text, not a set to count
+        return
+    for value, n in zip(
+        found.field("values").to_pylist(), found.field("counts").to_pylist(), strict=True
+    ):
+        whole.counts[value] = whole.counts.get(value, 0) + n
+    if len(whole.counts) > CAP:
+        whole.counts = None
+
+
+def _unreadable_dates(values: pa.Array, fmt: str) -> int:
+    """Present text values that the sample's date form does not read."""
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return 0
+    text = values.to_pandas()
+    if fmt == "ISO8601":
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+    else:
+        parsed = pd.to_datetime(text.astype(object), errors="coerce", format=fmt)
+    return int((parsed.isna() & text.notna()).sum())
+
+
+def _csv_rows(path: Path, size: int = 1 << 20) -> float:
+    """About how many rows a CSV has: its size over the mean line length of its first MB."""
+    with path.open("rb") as fh:
+        head = fh.read(size)
+    lines = max(head.count(b"\n"), 1)
+    return path.stat().st_size / (len(head) / lines)
+
+
+def open_big(source: str) -> BigFile | None:
+    """The file, when it is too big to read whole; None reads it whole (``read_table``)."""
+    path = Path(source)
+    if "://" in source or not path.is_file():
+        return None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            total = pq.ParquetFile(path).metadata.num_rows
+            return BigFile(path, None, total) if total > INFER_ROWS else None
+        if suffix in {".csv", ".tsv", ".txt"} and _csv_rows(path) > INFER_ROWS:
+            return BigFile(path, sniff_csv(path), None)
+    except (pa.ArrowException, OSError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise AdoptError(f"source {source}: not readable ({reason})") from None
+    return None
+
+
 # ---- writing -----------------------------------------------------------------------------
 
 
@@ -1408,16 +1797,12 @@ def write(adoption: Adoption, targets: Targets, source: str, config: dict[str, A
 
 
 def source_config(
-    source: str,
-    table: str | None,
-    kinds: tuple[str, ...],
-    root: Path,
-    local_sql: str | None = None,
+    source: str, table: str | None, kinds: tuple[str, ...], root: Path
 ) -> tuple[dict[str, Any], list[Decision]]:
     """Where ingestion reads the adopted table from, as config entries with their reasons.
 
-    ``local_sql`` is the pilot's SQL URL when it is a local SQLite file: a file adopted into a
-    pilot without a files source is loaded there (``load_into``), so ingest reads real rows.
+    A file is read where it lies by the files source, which every pilot has: nothing is copied
+    into another store just to be read back.
     """
     data: list[tuple[str, str, Any]] = []
     sections: dict[str, list[tuple[str, str, Any]]] = {}
@@ -1432,68 +1817,14 @@ def source_config(
         ]
         sections["data.sources"] = [("The adopted source", "enabled", ["sql"])]
         notes.append(Decision("source", "SQL table", "a SQLAlchemy URL", "ingest reads it"))
-    elif "files" in kinds:
+    else:
         path = Path(source).resolve()
         shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
         data.append(("Real data: `data seed` refuses to overwrite it", "real_sources", True))
         sections["data.sources"] = [("The adopted source", "enabled", ["files"])]
         sections["data.sources.files"] = [("The adopted file", "path", shown)]
         notes.append(Decision("source", "file", path.suffix.lower(), "ingest reads it"))
-    elif "sql" in kinds and local_sql is not None:
-        name = local_table(source)
-        data += [
-            ("The adopted file, loaded into the pilot's SQLite database", "table", name),
-            ("Real data: `data seed` refuses to overwrite it", "real_sources", True),
-        ]
-        sections["data.sources"] = [("The adopted source", "enabled", ["sql"])]
-        why = f"this pilot has no files source; loaded into table {name} of {_safe(local_sql)}"
-        notes.append(Decision("source", "file", why, "ingest reads it"))
-    else:
-        notes.append(
-            Decision(
-                "source",
-                "file",
-                "this pilot has no files source",
-                f"ingest keeps reading {', '.join(kinds)}; `data seed` fills it with fixture rows",
-            )
-        )
     return {"data": data, "sections": sections}, notes
-
-
-def local_table(source: str) -> str:
-    """The SQL table an adopted file is loaded into: its file name as an identifier."""
-    return identifier(Path(source).stem, set())
-
-
-def load_into(url: str, name: str, frame: pd.DataFrame) -> None:
-    """The adopted rows, as read (source column names), into table ``name`` at ``url``."""
-    import sqlalchemy as sa
-
-    if url.startswith("sqlite:///"):  # a fresh pilot has no data/ directory yet
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url)
-    try:
-        frame.to_sql(name, engine, if_exists="replace", index=False, chunksize=10_000)
-    except sa.exc.SQLAlchemyError as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise AdoptError(f"database {_safe(url)}: cannot load table {name} ({reason})") from None
-    finally:
-        engine.dispose()
-
-
-def loadable(frame: pd.DataFrame, adoption: Adoption) -> pd.DataFrame:
-    """The rows as a SQL table should hold them: what SQLite would store otherwise is not what
-    the contract reads back (booleans become 0/1, text dates in a local form stay unparsed)."""
-    out = plain(frame).copy(deep=False)
-    for c in out.columns:
-        if pd.api.types.is_bool_dtype(out[c]) or (
-            pd.api.types.is_object_dtype(out[c])
-            and out[c].map(lambda v: isinstance(v, bool | np.bool_)).any()
-        ):
-            out[c] = out[c].map(lambda v: None if pd.isna(v) else str(bool(v))).astype(object)
-    for c, parsed in adoption.loaded.items():
-        out[c] = parsed.dt.strftime("%Y-%m-%d %H:%M:%S").where(parsed.notna(), None)
-    return out
 
 
 def adopt(
@@ -1504,17 +1835,33 @@ def adopt(
     table: str | None = None,
     kinds: tuple[str, ...] = (),
     root: Path,
-    local_sql: str | None = None,
     min_metric: float | None = None,
+    report: Report | None = None,
 ) -> Adoption:
-    """Read, decide, render and write; nothing is written unless every step succeeded."""
+    """Read, decide, render and write; nothing is written unless every step succeeded.
+
+    A file bigger than the inference sample is never read whole: a seeded sample decides the
+    types and roles, one streamed pass counts what the contract must hold (``report`` gets a
+    progress line per chunk).
+    """
     target = check_min_metric(min_metric)
-    config, notes = source_config(source, table, kinds, root, local_sql)
+    config, notes = source_config(source, table, kinds, root)
     started = perf_counter()
-    frame, fmt = read_table(source, table)
-    read = perf_counter()
-    adoption = infer_contract(frame, roles)
-    adoption.seconds = {"read": read - started, "decide": perf_counter() - read}
+    big = open_big(source)
+    seconds: dict[str, float] = {}
+    if big is None:
+        frame, fmt = read_table(source, table)
+        seconds["read"] = perf_counter() - started
+        started = perf_counter()
+        adoption = infer_contract(frame, roles)
+    else:
+        fmt = big.fmt
+        sample, wholes = big.read(report, roles.key)
+        seconds |= big.seconds  # the sample and the streamed counts, pass by pass
+        started = perf_counter()
+        adoption = infer_contract(sample, roles, wholes)
+    seconds["decide"] = perf_counter() - started
+    adoption.seconds = seconds
     adoption.csv, adoption.min_metric = fmt, target
     if fmt is not None:
         notes.insert(
@@ -1541,11 +1888,6 @@ def adopt(
             )
         )
     shown = f"{_safe(source)}#{table}" if table else Path(source).name
-    loads = "://" not in source and "files" not in kinds and "sql" in kinds
-    if loads and local_sql is not None:  # before the contract: a failed load writes nothing
-        started = perf_counter()
-        load_into(local_sql, local_table(source), loadable(frame, adoption))
-        adoption.seconds["load"] = perf_counter() - started
     started = perf_counter()
     write(adoption, targets, shown, config)
     adoption.seconds["write"] = perf_counter() - started
@@ -1557,21 +1899,13 @@ def adopt_into_pilot(
     roles: Roles,
     *,
     table: str | None = None,
-    sql_url: str | None = None,
     min_metric: float | None = None,
+    report: Report | None = None,
 ) -> tuple[Adoption, list[str]]:
-    """``adopt`` into this pilot: its contract, its profile, its config/pilot.toml.
-
-    ``sql_url`` (default: the configured ``data.url``) receives an adopted file when the pilot
-    has no files source and the URL is a local SQLite file.
-    """
+    """``adopt`` into this pilot: its contract, its profile, its config/pilot.toml."""
     here = Path(__file__).parent
     targets = Targets(here / "schema.py", here / "profile.json", PROJECT_ROOT / "config/pilot.toml")
     kinds = tuple(str(k) for k in get_args(SourceName))
-    if sql_url is None:
-        settings = get_settings()
-        sql_url = settings.sqlite_abs(settings.data.url)
-    local = sql_url if sql_url.startswith("sqlite:///") else None
     adoption = adopt(
         source,
         roles,
@@ -1579,8 +1913,8 @@ def adopt_into_pilot(
         table=table,
         kinds=kinds,
         root=PROJECT_ROOT,
-        local_sql=local,
         min_metric=min_metric,
+        report=report,
     )
     written = [_shown(p) for p in (targets.schema, targets.profile, targets.config)]
     return adoption, written
