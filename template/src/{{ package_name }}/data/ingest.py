@@ -329,6 +329,34 @@ def ingest(
     ``engine`` validates the chunks (``validate_locally``, or Spark's ``mapInArrow`` in
     ``batch.spark``); everything else (writing, hashing, accounting) is the same for both."""
     policy = pii_policy(settings.data)  # a bad policy fails before any source is touched
+    with _returning_pool():
+        return _ingest(settings, policy, progress, engine)
+
+
+@contextlib.contextmanager
+def _returning_pool() -> Iterator[None]:
+    """Arrow's jemalloc pool while ingesting, where the build has it: it hands a chunk's freed
+    memory back to the system, where the default (mimalloc) keeps it (a fifth more peak RSS
+    on a 2M-row Parquet table)."""
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        yield
+        return
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
+
+
+def _ingest(
+    settings: Settings,
+    policy: dict[str, str],
+    progress: Callable[[str], None] | None,
+    engine: Engine,
+) -> IngestResult:
     rows = settings.batch.chunk_rows
     output, unlabeled_path = settings.training_table, unlabeled_table(settings)
     table, spare = _ParquetSink(output), _ParquetSink(unlabeled_path)
