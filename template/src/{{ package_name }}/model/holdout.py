@@ -110,8 +110,13 @@ def column_hash(column: pd.Series) -> np.ndarray:
 
 
 def _digest(parts: list[np.ndarray], rows: int) -> str:
-    hashed = np.column_stack(parts) if parts else np.zeros((rows, 0), dtype=np.uint64)
-    return hashlib.sha256(np.ascontiguousarray(hashed).tobytes()).hexdigest()
+    """SHA-256 of the row hashes as one row-major matrix (a column per part), fed a block of
+    rows at a time: the same digest without a copy of the whole matrix."""
+    digest = hashlib.sha256()
+    for start in range(0, rows if parts else 0, CHUNK_ROWS):
+        block = np.column_stack([part[start : start + CHUNK_ROWS] for part in parts])
+        digest.update(np.ascontiguousarray(block).tobytes())
+    return digest.hexdigest()
 
 
 def data_hash(frame: pd.DataFrame) -> str:
@@ -121,28 +126,37 @@ def data_hash(frame: pd.DataFrame) -> str:
     return _digest([column_hash(frame[name]) for name in sorted(frame.columns)], len(frame))
 
 
-def table_hash(path: Path, chunk_rows: int = 4 * CHUNK_ROWS) -> str:
-    """``data_hash`` of a Parquet table as ``pd.read_parquet`` reads it, one column in memory
-    at a time, and text columns ``chunk_rows`` at a time (a text value hashes as a Python
-    string: a column of distinct texts would take several times its Arrow size at once).
-    Values hash one by one, so chunks hash as the whole column does."""
+def table_hash(path: Path) -> str:
+    """``data_hash`` of a Parquet table as ``pd.read_parquet`` reads it, a row group (ingest
+    writes a chunk per group) in memory at a time: text values hash as Python strings,
+    several times their Arrow size. Values hash one by one and the digest takes the row
+    hashes row by row, so the groups hash as the whole table does."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pq.ParquetFile(path)
     schema = table.schema_arrow
     stored_index = (schema.pandas_metadata or {}).get("index_columns", [])
-    index = {c for c in stored_index if isinstance(c, str)}  # the frame's index, not a column
-    parts = []
-    for name in sorted(set(schema.names) - index):
-        kind = schema.field(name).type
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            batches = table.iter_batches(batch_size=chunk_rows, columns=[name])
-            hashed = [column_hash(b.to_pandas()[name]) for b in batches]
-            parts.append(np.concatenate(hashed) if hashed else np.zeros(0, dtype=np.uint64))
-        else:  # numbers, instants: as pandas reads the whole column (its dtype may hinge on it)
-            parts.append(column_hash(table.read(columns=[name]).to_pandas()[name]))
-    return _digest(parts, table.metadata.num_rows)
+    names = sorted(set(schema.names) - {c for c in stored_index if isinstance(c, str)})
+    # whole: a gap anywhere makes pandas read a bool column as objects, hashed as text
+    whole = {
+        name: column_hash(table.read(columns=[name]).to_pandas()[name])
+        for name in names
+        if pa.types.is_boolean(schema.field(name).type)
+    }
+    grouped = [name for name in names if name not in whole]
+    digest, start = hashlib.sha256(), 0
+    for i in range(table.num_row_groups if names else 0):
+        rows = table.read_row_group(i, columns=grouped).to_pandas()
+        n = table.metadata.row_group(i).num_rows
+        block = np.column_stack([
+            whole[name][start : start + n] if name in whole else column_hash(rows[name])
+            for name in names
+        ])  # fmt: skip
+        digest.update(np.ascontiguousarray(block).tobytes())
+        start += n
+        pa.default_memory_pool().release_unused()  # the reader's buffers, group by group
+    return digest.hexdigest()
 
 
 def legacy_data_hash(frame: pd.DataFrame) -> str:

@@ -466,6 +466,7 @@ def read_rows(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     table = pq.read_table(path, columns=names, read_dictionary=text, use_pandas_metadata=True)
     frame: pd.DataFrame = table.to_pandas()
     del table
+    pa.default_memory_pool().release_unused()  # the reader's buffers: hundreds of MB kept
     for name in text:
         codes, texts = frame[name].cat.codes, frame[name].cat.categories
         frame[name] = pd.Categorical.from_codes(codes, pd.Index(texts, dtype=object))
