@@ -395,6 +395,24 @@ def test_csv_as_it_comes_and_protected_review(fresh: Path, tmp_path: Path) -> No
     uv_run(fresh, "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/test_schema.py")
 
 
+def test_local_text_dates_are_read_in_their_own_order(fresh: Path, tmp_path: Path) -> None:
+    """DD.MM.YYYY: the files source reads the dates with the form adopt found, never with a
+    month-first guess (which would quarantine every day above 12)."""
+    rng = random.Random(4)
+    rows = [
+        {"opened": f"{rng.randint(1, 28):02d}.{rng.randint(1, 12):02d}.2024", "x": rng.random()}
+        for _ in range(300)
+    ]
+    rows = [r | {"y": int(float(str(r["x"])) + rng.random() > 1)} for r in rows]
+    source = write_csv(tmp_path / "opened.csv", rows)
+    out = adopt(fresh, str(source), "--label", "y").stdout
+    assert "opened: time (date-time values, written as DD.MM.YYYY) -> time" in out
+    config = (fresh / "config/pilot.toml").read_text()
+    assert 'date_formats = {"opened" = "%d.%m.%Y"}' in config
+    ingested = uv_run(fresh, "churn-pilot", "ingest").stdout
+    assert "300 accepted, 0 unlabeled, 0 quarantined" in ingested, ingested
+
+
 def test_without_a_quality_target_none_is_written(fresh: Path, tmp_path: Path) -> None:
     source = write_csv(tmp_path / "m.csv", numeric_rows())
     out = adopt(fresh, str(source), "--label", "y").stdout

@@ -234,6 +234,7 @@ class Adoption:
     unlabeled: int = 0  # rows without a label: scored, not trained on
     min_metric: float | None = None  # the owner's declared quality target
     csv: CsvFormat | None = None  # how the adopted CSV was read
+    time_format: str | None = None  # the time column's text dates, in a local form
     labels: pd.Series = field(default_factory=lambda: pd.Series(dtype=object), repr=False)
     seconds: dict[str, float] = field(default_factory=dict)  # per step: read, decide, write
 
@@ -1173,6 +1174,8 @@ def infer_contract(
     parsed: dict[str, pd.Series] = {}
     if times.time and times.parsed and times.parsed.parsed is not None:
         parsed[times.time] = times.parsed.parsed
+        if times.parsed.form not in {"ISO 8601", "date-time values"}:
+            adoption.time_format = times.parsed.fmt  # the files source reads them with it
     adoption.profile = profile(adoption, sample, parsed)
     return adoption
 
@@ -1433,6 +1436,8 @@ PROTECTED_COLUMNS = columns_with("protected")
 def _toml(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml(str(k))} = {_toml(v)}" for k, v in value.items()) + "}"
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -1621,7 +1626,9 @@ class BigFile:
             with self.path.open("rb") as fh:
                 options = _csv_options(self.fmt) | {"dtype": str, "chunksize": CHUNK_ROWS}
                 for part in pd.read_csv(fh, usecols=columns, **options):
-                    yield pa.RecordBatch.from_pandas(part, preserve_index=False)
+                    # one batch per chunk (pandas' text may arrive as several Arrow pieces)
+                    table = pa.Table.from_pandas(part, preserve_index=False).combine_chunks()
+                    yield from table.to_batches()
                     progress.chunk(len(part), fh.tell())
         except (pa.ArrowException, pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
             reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
@@ -1868,6 +1875,11 @@ def adopt(
             0, Decision("source", "CSV", fmt.describe(), "recorded in [data.csv] for ingest/score")
         )
     adoption.decisions[:0] = notes
+    files = config["sections"].get("data.sources.files")
+    time = next((c.source for c in adoption.of("time")), None)
+    if files is not None and time is not None and adoption.time_format:
+        why = "How its text dates are written: ingest reads them so, never guessing the order"
+        files.append((why, "date_formats", {time: adoption.time_format}))
     if target is None:
         adoption.decisions.append(
             Decision(

@@ -23,6 +23,7 @@ class FileSource:
         self.path = settings.path(settings.data.sources.files.path)
         self.label = f"file {self.path}"
         self.csv = settings.data.csv
+        self.date_formats = settings.data.sources.files.date_formats
 
     def _check(self) -> str:
         kind = READERS.get(self.path.suffix.lower())
@@ -39,9 +40,8 @@ class FileSource:
         kind = self._check()
         try:
             if kind == "CSV":
-                frame: pd.DataFrame = pd.read_csv(self.path, **self._csv_options())
-                return frame
-            return pd.read_parquet(self.path)
+                return self._dates(pd.read_csv(self.path, **self._csv_options()))
+            return self._dates(pd.read_parquet(self.path))
         except pd.errors.EmptyDataError:
             raise DataError(f"source {self.label}: file has no rows", "empty") from None
         except (pa.ArrowException, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -52,10 +52,11 @@ class FileSource:
         kind = self._check()
         try:
             if kind == "CSV":
-                yield from pd.read_csv(self.path, chunksize=rows, **self._csv_options())
+                for part in pd.read_csv(self.path, chunksize=rows, **self._csv_options()):
+                    yield self._dates(part)
                 return
             for batch in pq.ParquetFile(self.path).iter_batches(batch_size=rows):
-                yield batch.to_pandas()
+                yield self._dates(batch.to_pandas())
         except pd.errors.EmptyDataError:
             raise DataError(f"source {self.label}: file has no rows", "empty") from None
         except (pa.ArrowException, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -84,6 +85,17 @@ class FileSource:
             return int(pq.read_metadata(self.path).num_rows)
         except (OSError, pa.ArrowException):
             return None  # read() names the problem
+
+    def _dates(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Text dates in a local form (``31.12.2024``) as ISO text, which the contract reads
+        unambiguously; a value the form does not read stays as written, for the contract to
+        quarantine."""
+        for column, fmt in self.date_formats.items():
+            if column in frame.columns and not pd.api.types.is_datetime64_any_dtype(frame[column]):
+                text = frame[column]
+                parsed = pd.to_datetime(text.astype(object), format=fmt, errors="coerce")
+                frame[column] = parsed.dt.strftime("%Y-%m-%dT%H:%M:%S").where(parsed.notna(), text)
+        return frame
 
     def _csv_options(self) -> dict[str, Any]:
         # Everything as text: the contract coerces, and bad cells are quarantined per row
