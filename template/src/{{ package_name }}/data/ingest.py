@@ -180,6 +180,8 @@ class ChunkJob:
     # A Parquet file source's parts, for an engine whose workers read their own part
     # (Spark: the driver then reads nothing); None: the engine validates the chunks it is given.
     parts: tuple[FilePart, ...] | None = None
+    # Other sources in the run: accepted keys must then be unique across sources too.
+    cross_source: bool = True
 
 
 def file_parts(source: Source, rows: int) -> tuple[FilePart, ...] | None:
@@ -285,7 +287,7 @@ def _validate_table(table: pa.Table, job: ChunkJob) -> Chunk:
     if KEY is not None:
         for part in (True, False):
             keys[part] = _distinct_text(table[KEY].filter(pa.array(missing != part)))
-        accepted_keys = _distinct_text(accepted[KEY])
+        accepted_keys = _distinct_text(accepted[KEY]) if job.cross_source else None
     return Chunk(
         rows_read=table.num_rows,
         accepted=protect_table(accepted, job.settings),
@@ -302,7 +304,11 @@ def _distinct_text(values: pa.ChunkedArray) -> pa.Array:
     if pa.types.is_dictionary(values.type):
         values = values.cast(values.type.value_type)
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        return pc.unique(values.cast(pa.large_string()))
+        values = values.cast(pa.large_string())
+        plain = not values.null_count and len(values) > 1
+        if plain and pc.all(pc.less(values[:-1], values[1:])).as_py():  # in order: distinct
+            return values.combine_chunks()
+        return pc.unique(values)
     return pc.unique(_text(values.to_pandas()))
 
 
@@ -375,7 +381,7 @@ def _ingest(
                 counts = {"rows_read": 0, "rows_accepted": 0, "rows_unlabeled": 0}
                 # An engine whose workers read (Spark) gets the file's parts, not its rows.
                 parts = file_parts(source, rows) if getattr(engine, "reads_parts", 0) else None
-                job = ChunkJob(source.name, label, settings, parts)
+                job = ChunkJob(source.name, label, settings, parts, len(sources) > 1)
                 total = _total_rows(source) if progress is not None else None
                 started = time.perf_counter()
                 validated = engine(_conformed(source, rows, label, settings, steps), job)
@@ -556,13 +562,29 @@ def _chunks(source: Source, rows: int) -> Iterator[Rows]:
     arrow = getattr(source, "arrow_chunks", None)
     tables = arrow(rows) if arrow is not None else None
     if tables is not None:
-        yield from tables
+        yield from _read_ahead(tables)
         return
     chunks = getattr(source, "chunks", None)
     if chunks is None:
         yield source.read()
         return
     yield from chunks(rows)
+
+
+_END = object()
+
+
+def _read_ahead(chunks: Iterator[Rows]) -> Iterator[Rows]:
+    """Each next chunk read on a background thread while this one is validated (Arrow decodes
+    Parquet without holding the GIL); a read error is raised when its chunk is asked for."""
+    with ThreadPoolExecutor(1, thread_name_prefix="ingest-read") as reader:
+        pending = reader.submit(next, chunks, _END)
+        while True:
+            chunk = pending.result()
+            if chunk is _END:
+                return
+            pending = reader.submit(next, chunks, _END)
+            yield chunk
 
 
 def _report(
