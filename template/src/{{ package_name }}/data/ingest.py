@@ -190,6 +190,8 @@ def file_parts(source: Source, rows: int) -> tuple[FilePart, ...] | None:
     path = getattr(source, "path", None)
     if getattr(source, "arrow_chunks", None) is None or not isinstance(path, Path):
         return None
+    if getattr(source, "date_formats", None):  # local text dates: the source's pandas reader
+        return None
     if path.suffix.lower() != ".parquet" or not path.is_file():
         return None
     try:

@@ -64,8 +64,8 @@ class FileSource:
 
     def arrow_chunks(self, rows: int) -> Iterator[pa.Table] | None:
         """A Parquet file in Arrow chunks of ``rows``: ingest validates them as Arrow, without a
-        pandas round trip (None for CSV: ``chunks`` reads it)."""
-        if self._check() != "Parquet":
+        pandas round trip (None for CSV, or text dates in a local form: ``chunks`` reads it)."""
+        if self._check() != "Parquet" or self.date_formats:
             return None
         return self._arrow_batches(rows)
 
