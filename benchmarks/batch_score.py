@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from doc import write_section
-from serve_vs_mlflow import generate, machine, prepare, project_env, uv_bin
+from serve_vs_mlflow import generate, machine, make_table, prepare, project_env, uv_bin
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,25 +44,7 @@ def rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 out = {}
-if mode == "make":
-    import pandas as pd
-    import pyarrow as pa, pyarrow.parquet as pq
-    gen = __import__(f"{package}.data.synthetic", fromlist=["x"]).generate
-    target = data / "x1" / "input.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    writer = None
-    step = 200_000
-    for i, start in enumerate(range(0, rows, step)):
-        part = gen(min(step, rows - start), seed=100 + i)
-        part["customer_id"] = [f"C{n:09d}" for n in range(start + 1, start + len(part) + 1)]
-        table = pa.Table.from_pandas(part, preserve_index=False)
-        writer = writer or pq.ParquetWriter(target, table.schema)
-        writer.write_table(table)
-    writer.close()
-    (data / "x10").mkdir(exist_ok=True)
-    for i in range(10):  # 10x: ten copies (keys repeat across files, never within a chunk)
-        shutil.copy(target, data / "x10" / f"part-{i}.parquet")
-elif mode in ("local", "spark"):
+if mode in ("local", "spark"):
     from importlib import import_module
     batch = import_module(f"{package}.batch")
     source = sys.argv[5]
@@ -178,7 +160,10 @@ def main() -> int:
     where = machine()
     print(f"benchmark: {where}; {args.rows:,} rows (1x), median of {args.repeat}", flush=True)
     try:
-        work(project, env, "make", package, str(data), str(args.rows))
+        make_table(project, env, package, args.rows, data / "x1" / "input.parquet", 200_000)
+        (data / "x10").mkdir()
+        for i in range(10):  # 10x: ten copies (keys repeat across files, never within a chunk)
+            shutil.copy(data / "x1" / "input.parquet", data / "x10" / f"part-{i}.parquet")
         x1, x10 = str(data / "x1" / "input.parquet"), str(data / "x10")
         # Rounds of peer, 1x, 10x: a moment of load elsewhere hits every side alike, and the
         # median run of each side is reported (a fresh process each time).

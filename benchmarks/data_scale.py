@@ -9,7 +9,7 @@ For each size, the pilot's own demo table (its synthetic generator, unique keys)
 Parquet, then each step runs in a fresh process of the pilot's environment and is measured
 whole (wall, CPU of the process and its children, peak RSS through ``wait4``):
 
-- ``data adopt`` of the Parquet file (the default pilot has only a SQL source);
+- ``data adopt`` of the Parquet file (it infers the contract; ingest then reads the file);
 - ``ingest``, against a peer in the same run: ``pd.read_parquet`` + the contract's
   ``PilotSchema.validate(lazy=True)``, what a user would write by hand (it protects no PII,
   quarantines nothing, records no lineage and writes no table);
@@ -27,41 +27,37 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from doc import write_section
-from serve_vs_mlflow import generate, machine, project_env, sh, uv_bin
+from serve_vs_mlflow import (
+    Step,
+    cli_name,
+    generate,
+    machine,
+    make_table,
+    project_env,
+    sh,
+    uv_bin,
+)
+from serve_vs_mlflow import measured as shared_measured
 
 ROOT = Path(__file__).resolve().parents[1]
 SCORE_ROWS = 100_000
 
-# Runs inside the pilot's environment: makes the tables and runs the peers.
+# Runs inside the pilot's environment: the peers (the tables come from ``make_table``).
 WORKER = r"""
 import json, sys, time
 from importlib import import_module
 from pathlib import Path
 mode, package = sys.argv[1], sys.argv[2]
-if mode == "make":
-    import pyarrow as pa, pyarrow.parquet as pq
-    gen = import_module(f"{package}.data.synthetic").generate
-    rows, target = int(sys.argv[3]), Path(sys.argv[4])
-    writer, step = None, 500_000
-    for i, start in enumerate(range(0, rows, step)):
-        part = gen(min(step, rows - start), seed=100 + i)
-        part["customer_id"] = [f"C{n:09d}" for n in range(start + 1, start + len(part) + 1)]
-        table = pa.Table.from_pandas(part, preserve_index=False)
-        writer = writer or pq.ParquetWriter(target, table.schema)
-        writer.write_table(table)
-    writer.close()
-elif mode == "peer-ingest":
+if mode == "peer-ingest":
     import pandas as pd
     schema = import_module(f"{package}.data.schema")
     frame = pd.read_parquet(sys.argv[3])
@@ -84,46 +80,20 @@ elif mode == "peer-fit":
 """
 
 
-@dataclass
-class Step:
-    name: str
-    seconds: float
-    cpu: float
-    rss_mb: float
-    code: int
-    tail: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.code == 0
-
-    def cells(self) -> str:
-        status = "ok" if self.ok else f"failed ({self.code}): {self.tail}"
-        return f"{self.seconds:.1f} | {self.cpu:.1f} | {self.rss_mb:,.0f} | {status}"
-
-
 def measured(name: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> Step:
-    """One fresh process, measured whole: wall, CPU (with children) and peak RSS (wait4)."""
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        text = out.read().decode(errors="replace").strip().splitlines()
-    tail = text[-1][:160] if text else ""
-    step = Step(name, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, 0, tail)
-    step.code = proc.returncode
-    if proc.returncode == 0 and any(line.startswith("FIT ") for line in text):
-        fit = json.loads(next(x for x in text if x.startswith("FIT ")).removeprefix("FIT "))
-        step.seconds, step.cpu = fit["seconds"], fit["cpu"]
+    """The shared measurement; a peer's own clock (its ``FIT`` line: the fit alone, the
+    table read before it) replaces the process's wall and CPU."""
+    step = shared_measured(name, cmd, cwd, env, quiet=True)
+    fit = [line for line in step.output if line.startswith("FIT ")]
+    if step.ok and fit:
+        numbers = json.loads(fit[-1].removeprefix("FIT "))
+        step.seconds, step.cpu = numbers["seconds"], numbers["cpu"]
     print(f"  {name:<28} {step.cells()}", flush=True)
     return step
 
 
 def run_size(project: Path, env: dict[str, str], rows: int, work: Path) -> list[Step]:
-    slug = project.name
+    slug = cli_name(project)
     package = slug.replace("-", "_")
     cli = str(project / ".venv" / "bin" / slug)
     python = str(project / ".venv" / "bin" / "python")
@@ -132,8 +102,8 @@ def run_size(project: Path, env: dict[str, str], rows: int, work: Path) -> list[
     table = work / f"table-{rows}.parquet"
     sample = work / "score-input.parquet"
     print(f"rows {rows:,}: making the table", flush=True)
-    sh([python, str(script), "make", package, str(rows), str(table)], cwd=project, env=env)
-    sh([python, str(script), "make", package, str(SCORE_ROWS), str(sample)], cwd=project, env=env)
+    make_table(project, env, package, rows, table)
+    make_table(project, env, package, SCORE_ROWS, sample)
     for state in ("data", "mlruns", "var"):  # each size starts from an empty pilot
         shutil.rmtree(project / state, ignore_errors=True)
     steps = [

@@ -28,9 +28,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from doc import write_section
@@ -82,6 +84,12 @@ def sh(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     return proc.stdout
 
 
+def cli_name(project: Path) -> str:
+    """The pilot's CLI (its project name), whatever its folder is called."""
+    with (project / "pyproject.toml").open("rb") as fh:
+        return str(tomllib.load(fh)["project"]["name"])
+
+
 def generate(dst: Path) -> Path:
     copier = str(Path(sys.executable).with_name("copier"))
     if not Path(copier).exists():
@@ -105,20 +113,86 @@ def generate(dst: Path) -> Path:
     return dst
 
 
+# Runs inside the pilot's environment: N rows of the pilot's own demo table (its synthetic
+# generator, a seed per part, unique keys) written as one Parquet file, part by part.
+MAKE_TABLE = r"""
+import sys
+from importlib import import_module
+from pathlib import Path
+import pyarrow as pa, pyarrow.parquet as pq
+package, rows, target, step = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+gen = import_module(f"{package}.data.synthetic").generate
+target.parent.mkdir(parents=True, exist_ok=True)
+writer = None
+for i, start in enumerate(range(0, rows, step)):
+    part = gen(min(step, rows - start), seed=100 + i)
+    part["customer_id"] = [f"C{n:09d}" for n in range(start + 1, start + len(part) + 1)]
+    table = pa.Table.from_pandas(part, preserve_index=False)
+    writer = writer or pq.ParquetWriter(target, table.schema)
+    writer.write_table(table)
+writer.close()
+"""
+
+
+def make_table(
+    project: Path, env: dict[str, str], package: str, rows: int, target: Path,
+    step: int = 500_000,
+) -> Path:  # fmt: skip
+    """``rows`` rows of the pilot's demo table as Parquet at ``target`` (parts of ``step``)."""
+    python = str(project / ".venv" / "bin" / "python")
+    sh([python, "-c", MAKE_TABLE, package, str(rows), str(target), str(step)], cwd=project,
+       env=env)  # fmt: skip
+    return target
+
+
+@dataclass
+class Step:
+    """One fresh process, measured whole."""
+
+    name: str
+    seconds: float
+    cpu: float  # user + system, with its children
+    rss_mb: float  # peak resident set of the process or its largest child
+    code: int
+    tail: str = ""  # the output's last line (a failure's reason)
+    output: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+    def cells(self) -> str:
+        status = "ok" if self.ok else f"failed ({self.code}): {self.tail}"
+        return f"{self.seconds:.1f} | {self.cpu:.1f} | {self.rss_mb:,.0f} | {status}"
+
+
+def measured(
+    name: str, cmd: list[str], cwd: Path, env: dict[str, str], quiet: bool = False
+) -> Step:
+    """Run ``cmd`` as a fresh process: wall time, CPU (with children) and peak RSS, read
+    through ``wait4`` for that process alone (not this one's other children)."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        text = out.read().decode(errors="replace").strip().splitlines()
+    step = Step(name, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+                proc.returncode, text[-1][:160] if text else "", text)  # fmt: skip
+    if not quiet:
+        print(f"  {name:<28} {step.cells()}", flush=True)
+    return step
+
+
 FAMILIES = ["linear", "gradient_boosting", "random_forest"]
 
 
 def prepare(project: Path) -> str:
     """Lock, install and seed when needed; returns the CLI name."""
     env = project_env(project)
-    slug = sh(
-        [
-            "python3",
-            "-c",
-            "import tomllib;print(tomllib.load(open('pyproject.toml','rb'))['project']['name'])",
-        ],
-        cwd=project,
-    ).strip()
+    slug = cli_name(project)
     if not (project / "uv.lock").exists():
         sh([uv_bin(), "lock", "-q"], cwd=project, env=env)
     sh([uv_bin(), "sync", "-q", "--locked", "--compile-bytecode"], cwd=project, env=env)

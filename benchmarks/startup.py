@@ -6,8 +6,13 @@
     python benchmarks/startup.py --write-doc       # record the figures in docs/benchmark.md
 
 Measures, in one run on one machine:
-- each CLI command's wall time (median of repeated runs) against its goal: under 1 s for the
-  commands that need neither MLflow nor scikit-learn, under 3 s for the registry commands;
+- each CLI command's wall time (median of repeated runs, each a fresh process measured whole:
+  wall, CPU with children, peak RSS) against its goal: under 1 s for the commands that need
+  neither MLflow nor scikit-learn, under 3 s for the registry commands;
+- what a scheduled job pays on a tiny input, imports and model load included: `score` of 100
+  rows (goal: at most 1.5 s) against `mlflow models predict` of the same version on the same
+  rows, in rounds; `ingest` (goal: under 1 s) and `train` of the 5,000-row demo (goal: at most
+  3 s);
 - whether `uv run` recompiles an unchanged environment (files written under .venv);
 - seconds from launch to ready for the pilot's service and for `mlflow models serve` of the
   same registered version (goal: at most half of MLflow's);
@@ -32,32 +37,100 @@ import time
 from pathlib import Path
 
 from doc import write_section
-from serve_vs_mlflow import ROW, free_port, generate, get, machine, project_env, sh, uv_bin
+from serve_vs_mlflow import (
+    ROW,
+    Step,
+    cli_name,
+    free_port,
+    generate,
+    get,
+    machine,
+    make_table,
+    measured,
+    project_env,
+    sh,
+    uv_bin,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 REPEAT = 5
 LIGHT_GOAL_S, REGISTRY_GOAL_S = 1.0, 3.0
+SCORE_ROWS, SCORE_GOAL_S, TRAIN_GOAL_S, INGEST_GOAL_S = 100, 1.5, 3.0, 1.0
+# A command's row: name, its median run, the goal as shown, whether it is met.
+Row = tuple[str, Step, str, bool]
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int]:
-    started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    return time.perf_counter() - started, proc.returncode
+def median_step(steps: list[Step]) -> Step:
+    """The run with the median wall time (an odd count gives a real run, not an average)."""
+    return sorted(steps, key=lambda s: s.seconds)[(len(steps) - 1) // 2]
 
 
-def median_run(cmd: list[str], cwd: Path, env: dict[str, str], n: int = REPEAT) -> float:
-    times = []
+def runs(name: str, cmd: list[str], cwd: Path, env: dict[str, str], n: int = REPEAT) -> Step:
+    steps = []
     for _ in range(n):
-        seconds, code = timed(cmd, cwd, env)
-        if code not in (0, 1):
-            sys.exit(f"benchmark: `{' '.join(cmd)}` exited {code}")
-        times.append(seconds)
-    return statistics.median(times)
+        step = measured(name, cmd, cwd, env, quiet=True)
+        if step.code not in (0, 1):
+            sys.exit(f"benchmark: `{' '.join(cmd)}` exited {step.code}: {step.tail}")
+        steps.append(step)
+    return median_step(steps)
+
+
+def under(name: str, step: Step, goal: float) -> Row:
+    return name, step, f"< {goal:g} s", step.seconds < goal
+
+
+def at_most(name: str, step: Step, goal: float) -> Row:
+    return name, step, f"<= {goal:g} s", step.seconds <= goal
+
+
+def whole_process(
+    project: Path, slug: str, env: dict[str, str], mlflow_env: dict[str, str]
+) -> tuple[list[Row], str]:
+    """`score` of 100 rows and `mlflow models predict` of the champion on the same rows, in
+    rounds (load elsewhere falls on both); then `ingest` and `train` of the demo."""
+    package = slug.replace("-", "_")
+    bin_dir = project / ".venv" / "bin"
+    work = Path(tempfile.mkdtemp(prefix="startup-", dir=project / "var"))
+    try:
+        rows = make_table(project, env, package, SCORE_ROWS, work / "rows.parquet")
+        csv = work / "rows.csv"  # the same rows as `mlflow models predict` reads them
+        sh([str(bin_dir / "python"), "-c", "import sys, pandas as pd; "
+            "pd.read_parquet(sys.argv[1]).to_csv(sys.argv[2], index=False)", str(rows),
+            str(csv)], cwd=project, env=env)  # fmt: skip
+        ours, theirs = [], []
+        for i in range(REPEAT):
+            score = [str(bin_dir / slug), "score", "--input", str(rows), "--output",
+                     str(work / f"scored-{i}.parquet"), "--reason", "benchmark"]  # fmt: skip
+            predict = [str(bin_dir / "mlflow"), "models", "predict", "-m",
+                       f"models:/{package}@champion", "-i", str(csv), "-t", "csv", "-o",
+                       str(work / f"predicted-{i}.json"), "--env-manager", "local"]  # fmt: skip
+            for out, cmd, cmd_env in ((ours, score, env), (theirs, predict, mlflow_env)):
+                step = measured(cmd[1], cmd, project, cmd_env, quiet=True)
+                if not step.ok:
+                    sys.exit(f"benchmark: `{' '.join(cmd[:3])}` failed: {step.tail}")
+                out.append(step)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    score, peer = median_step(ours), median_step(theirs)
+    cli = str(bin_dir / slug)
+    rows_out = [
+        at_most(f"score ({SCORE_ROWS} rows)", score, SCORE_GOAL_S),
+        (f"peer: mlflow models predict ({SCORE_ROWS} rows)", peer, "", True),
+        under("ingest", runs("ingest", [cli, "ingest"], project, env), INGEST_GOAL_S),
+        at_most("train (demo)", runs("train", [cli, "train"], project, env, 3), TRAIN_GOAL_S),
+    ]
+    ratio = (
+        f"- `score` of {SCORE_ROWS} rows, whole process (imports, registry, model load, "
+        f"records): {score.seconds:.2f} s, {score.seconds / peer.seconds:.2f} of `mlflow "
+        f"models predict` of the same version on the same rows ({peer.seconds:.2f} s); goal "
+        f"<= {SCORE_GOAL_S:g} s: {met(score.seconds <= SCORE_GOAL_S)}"
+    )
+    return rows_out, ratio
 
 
 def prepare(project: Path, env: dict[str, str]) -> str:
     """Install, seed, train twice and promote both: rollback then has somewhere to go."""
-    slug = project.name
+    slug = cli_name(project)
     if not (project / "uv.lock").exists():
         sh([uv_bin(), "lock", "-q"], cwd=project, env=env)
     sh([uv_bin(), "sync", "-q", "--locked"], cwd=project, env=env)
@@ -141,10 +214,10 @@ def recompiled_files(project: Path, slug: str, env: dict[str, str]) -> tuple[int
                    capture_output=True, check=False)  # fmt: skip
     marker = time.time()
     time.sleep(0.05)
-    wrapped = median_run([uv_bin(), "run", "-q", "--locked", slug, "--help"], project, env, 3)
-    bare = median_run([str(venv / "bin" / slug), "--help"], project, env, 3)
+    wrapped = runs("uv run", [uv_bin(), "run", "-q", "--locked", slug, "--help"], project, env, 3)
+    bare = runs("bare", [str(venv / "bin" / slug), "--help"], project, env, 3)
     written = sum(1 for p in venv.rglob("*") if p.is_file() and p.stat().st_mtime > marker)
-    return written, wrapped - bare
+    return written, wrapped.seconds - bare.seconds
 
 
 def copy_to_verified(cache: Path | None) -> tuple[float, list[str]]:
@@ -219,23 +292,33 @@ def main() -> int:
         ("apikey", [cli, "apikey", "--id", "bench", "--role", "predict"], LIGHT_GOAL_S),
         ("audit", [cli, "audit", "--limit", "1"], LIGHT_GOAL_S),
     ]
-    rows = [(name, median_run(cmd, project, env), goal) for name, cmd, goal in commands]
+    rows = [under(name, runs(name, cmd, project, env), goal) for name, cmd, goal in commands]
     back = [cli, "rollback", "--reason", "benchmark"]
     forth = [cli, "promote", "--to", "production", "--reason", "benchmark"]
-    times: dict[str, list[float]] = {"rollback": [], "promote --to production": []}
+    moves: dict[str, list[Step]] = {"rollback": [], "promote --to production": []}
     for _ in range(REPEAT):
         for name, cmd in (("rollback", back), ("promote --to production", forth)):
-            seconds, code = timed(cmd, project, env)
-            if code != 0:
-                sys.exit(f"benchmark: `{name}` failed")
-            times[name].append(seconds)
-    rows += [(name, statistics.median(t), REGISTRY_GOAL_S) for name, t in times.items()]
+            step = measured(name, cmd, project, env, quiet=True)
+            if not step.ok:
+                sys.exit(f"benchmark: `{name}` failed: {step.tail}")
+            moves[name].append(step)
+    rows += [under(name, median_step(s), REGISTRY_GOAL_S) for name, s in moves.items()]
+    whole, score_line = whole_process(project, slug, env, mlflow_env)
+    rows += whole
     written, overhead = recompiled_files(project, slug, env)
     serving_mb, full_mb = serving_env_mb(project, env), du_mb(project / ".venv")
 
-    lines = ["| command | median s | goal | |", "| --- | ---: | ---: | --- |"]
-    lines += [f"| `{n}` | {s:.2f} | < {g:.0f} s | {met(s < g)} |" for n, s, g in rows]
+    lines = [
+        "| command | median s | CPU s | peak RSS MB | goal | |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    lines += [
+        f"| `{n}` | {s.seconds:.2f} | {s.cpu:.2f} | {s.rss_mb:,.0f} | {g} | "
+        f"{met(ok) if g else 'peer'} |"
+        for n, s, g, ok in rows
+    ]
     summary = [
+        score_line,
         f"- `uv run --locked {slug} --help` on an unchanged environment: {written} files "
         f"written under .venv, {overhead:+.2f} s over the bare command: "
         f"{met(written == 0)}",
@@ -267,8 +350,10 @@ def main() -> int:
     if args.write_doc:
         body = (
             "Produced by `python benchmarks/startup.py --verify --write-doc`. Every command runs "
-            f"{REPEAT} times in a default pilot (median shown), bytecode cached as on a "
-            f"workstation.\n\nRun: {started}, on {where}.\n\n"
+            f"{REPEAT} times (`train` 3) in a default pilot, each a fresh process measured "
+            "whole (the median run shown: wall, CPU with children, peak RSS), bytecode cached "
+            "as on a workstation; `score` and its peer run in rounds on the same rows.\n\n"
+            f"Run: {started}, on {where}.\n\n"
             + "\n".join(lines) + "\n\n" + "\n".join(summary) + "\n".join(steps) + "\n"
         )  # fmt: skip
         print(f"\nwrote {write_section('Start-up, footprint and copy to verified', body)}")
