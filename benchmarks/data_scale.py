@@ -21,6 +21,9 @@ whole (wall, CPU of the process and its children, peak RSS through ``wait4``):
 
 A step that fails or runs out of memory is recorded as such, whatever it is: at 20M rows the
 peer may not fit. Prints the figures and the issue's goals; asserts nothing.
+
+The pilot is left adopted to the last table, which the files source reads where it lies and
+the run deletes at the end: adopt another table (or generate a fresh pilot) to use it after.
 """
 
 from __future__ import annotations
