@@ -23,7 +23,7 @@ import json
 import pickle
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,25 +68,27 @@ LOGGING_MODULES = (
 
 
 class Steps:
-    """Seconds per step of a run, in order (``train`` prints them at the end), and a line
-    for a person before each long step."""
+    """Seconds per step of a run, in order (``train`` prints them at the end), a line for a
+    person before each long step, and work to start when a step begins (``when``)."""
 
-    def __init__(self, progress: Progress | None = None) -> None:
+    def __init__(
+        self, progress: Progress | None = None, when: dict[str, Callable[[], None]] | None = None
+    ) -> None:
         self.seconds: dict[str, float] = {}
         self._progress = progress
+        self._when = dict(when or {})
 
     @contextmanager
     def __call__(self, name: str, doing: str | None = None) -> Iterator[None]:
         if doing and self._progress is not None:
             self._progress(f"train: {doing}")
+        if (begin := self._when.pop(name, None)) is not None:
+            begin()
         started = time.perf_counter()
         try:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
-
-    def text(self) -> str:
-        return ", ".join(f"{step} {s:.1f} s" for step, s in self.seconds.items())
 
 
 @dataclass(frozen=True)
@@ -282,17 +284,16 @@ def fit(
         started = time.perf_counter()
         estimator.fit(x_train, y_train)
         fit_seconds = time.perf_counter() - started
-    with steps("profile"):
-        monitored = metrics.monitored(metrics.output(estimator, x_train), threshold)
-        profile = build_profile(x_frame, monitored, settings.monitoring.bins)
-        del x_frame, monitored
     with steps("curve", "learning curve: fitting on 25% and 50% of the training rows"):
         curve_fits = curve_models(model, x_train, y_train)
     # The drill is the permutation null itself (same rows, estimator and seeded permutation,
     # and fitting is deterministic): refitting it would give the same model.
     with steps("null"):
         null_fit = None if shuffle_labels else null_model(model, x_train, y_train)
-    del x_train
+    with steps("profile"):
+        monitored = metrics.monitored(metrics.output(estimator, x_train), threshold)
+        profile = build_profile(x_frame, monitored, settings.monitoring.bins)
+        del x_frame, x_train, monitored
     with steps("holdout", f"scoring the holdout ({len(test_rows):,} rows)"):
         others = curve_fits | ({"null": null_fit} if null_fit is not None else {})
         outs = holdout_outputs(transformer, {"model": estimator} | others, test_rows)
@@ -497,27 +498,50 @@ def train_from_table(
 ) -> TrainResult:
     """The `train` stage: the ingested training table (ingesting first when there is none).
 
-    When lineage describes the table, only the columns the model needs are read. Meanwhile a
-    thread imports what logging needs, then takes the rows' ``data_hash`` from the file,
-    column by column: the fit runs in native code without the GIL, so these seconds overlap
-    it instead of following it."""
-    steps = Steps(progress)
-    described = table_lineage(settings)
-    needed = [*FEATURES, LABEL, *([TIME] if TIME else [])] if described else None
+    When lineage describes the table, only the columns the model needs are read, and its
+    rows' ``data_hash`` is taken from the file while the model fits (``Overlap``)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(_logging_imports)
+        described = table_lineage(settings)
+        overlap = Overlap(pool, settings.training_table if described else None)
+        steps = Steps(progress, when={"fit": overlap.start})
+        needed = [*FEATURES, LABEL, *([TIME] if TIME else [])] if described else None
         with steps("read", "reading the training table"):
             frame = training_frame(settings, needed)
         if frame is None:
             return train_from_sources(settings, shuffle_labels=shuffle_labels, steps=steps)
         if described is None:
             return train(settings, frame, shuffle_labels=shuffle_labels, steps=steps)
-        hashed = pool.submit(table_hash, settings.training_table)
-        return train(settings, frame, shuffle_labels, described, hashed.result, steps)
+        return train(settings, frame, shuffle_labels, described, overlap.data_sha, steps)
+
+
+class Overlap:
+    """Work for a thread from the moment the estimator starts fitting: the fits run in native
+    code that releases the GIL, so MLflow's imports (seconds of a run's fixed cost) and the
+    table's hash overlap them instead of following them, and stay off the steps before,
+    which need the GIL."""
+
+    def __init__(self, pool: ThreadPoolExecutor, table: Path | None) -> None:
+        self._pool, self._table = pool, table
+        self._started = False
+        self._hash: Future[str] | None = None
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._pool.submit(_logging_imports)
+            if self._table is not None:
+                self._hash = self._pool.submit(table_hash, self._table)
+
+    def data_sha(self) -> str:
+        """The table's ``data_hash`` (waiting for the thread if it is still hashing)."""
+        self.start()
+        if self._hash is None:
+            raise ValueError("no table to hash")
+        return self._hash.result()
 
 
 def _logging_imports() -> None:
-    """What ``_log`` imports (MLflow, its SQL stores, skops): seconds of a run's fixed cost."""
+    """What ``_log`` imports (MLflow, its SQL stores, skops)."""
     for name in LOGGING_MODULES:
         try:
             importlib.import_module(name)
