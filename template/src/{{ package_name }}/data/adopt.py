@@ -3,9 +3,11 @@
 ``infer_contract`` reads a frame and decides, column by column, what each one is (key,
 label, time, PII, protected attribute, feature, or dropped) and why; ``render_*`` turn the
 decisions into ``data/schema.py``, ``data/profile.json`` and ``config/pilot.toml``; ``adopt``
-does all of it and writes only when every check passed. No real value leaves the table except what a
-contract must hold: value ranges, low-cardinality category sets and distribution summaries.
-Free text, ids and PII values never reach a written file.
+does all of it and writes only when every check passed. A file with more rows than the
+inference sample is never read whole: ``BigFile`` draws a seeded sample and counts every row
+in a streamed pass (``Whole``), and ingest later reads the file where it lies. No real value
+leaves the table except what a contract must hold: value ranges, low-cardinality category
+sets and distribution summaries. Free text, ids and PII values never reach a written file.
 """
 
 from __future__ import annotations
@@ -543,10 +545,6 @@ def _kind_of(name: str, values: pd.Series) -> str:
     raise AdoptError(f"column '{name}': unsupported type ({values.dtype})")
 
 
-def _bounds(values: pd.Series, integer: bool) -> tuple[float, float]:
-    return _span(values.min(), values.max(), integer)
-
-
 def _span(low: Any, high: Any, integer: bool) -> tuple[float, float]:
     """A contract range around the observed [low, high], widened by MARGIN."""
     lo, hi = float(low), float(high)
@@ -561,10 +559,6 @@ def _span(low: Any, high: Any, integer: bool) -> tuple[float, float]:
 
 def _round(x: float) -> float:
     return float(f"{x:.6g}")
-
-
-def _categories(values: pd.Series) -> list[str]:
-    return sorted(str(v) for v in values.dropna().unique())
 
 
 def _py(value: Any) -> Any:
