@@ -430,10 +430,9 @@ def _log(
             pip_requirements=PIP_REQUIREMENTS,
             skops_trusted_types=trusted_types(pipeline),
             registered_model_name=settings.model.name,
+            tags=tags,  # on the version as it is created: one call, not one per tag
         )
     version = str(info.registered_model_version)
-    for key, value in tags.items():
-        client.set_model_version_tag(settings.model.name, version, key, value)
     client.set_registered_model_alias(settings.model.name, settings.model.challenger_alias, version)
     return run.info.run_id, version
 
@@ -528,9 +527,9 @@ class Overlap:
     def start(self) -> None:
         if not self._started:
             self._started = True
-            self._pool.submit(_logging_imports)
-            if self._table is not None:
+            if self._table is not None:  # first: the run waits for it before logging
                 self._hash = self._pool.submit(table_hash, self._table)
+            self._pool.submit(_logging_imports)
 
     def data_sha(self) -> str:
         """The table's ``data_hash`` (waiting for the thread if it is still hashing)."""
