@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from .. import atomic
 from ..settings import DataSettings, Settings
-from .columnar import split_table
+from .columnar import decoded, split_table
 from .errors import DataError
 from .lineage import ContentHash, Lineage, content_hash
 from .privacy import apply_pii_policy, pii_policy, protect_table
@@ -269,17 +269,19 @@ def _validate_table(table: pa.Table, job: ChunkJob) -> Chunk:
     missing = label_missing_arrow(table[LABEL])
     contract = PilotSchema.to_schema()
     unlabeled: pa.Table | None = None
+    # Dictionary columns (a pandas categorical written to Parquet) decoded: the training table
+    # holds the contract's types, as the pandas path writes them.
     if not missing.any():
         split = split_table(table, job.label, contract)
-        accepted, quarantined = split.accepted, split.quarantined
+        accepted, quarantined = decoded(split.accepted), split.quarantined
     else:
         labeled = split_table(table.filter(pa.array(~missing)), job.label, contract)
         rest = table.filter(pa.array(missing)).drop_columns([LABEL])
         scored = split_table(rest, job.label, scoring_schema())
-        accepted = labeled.accepted
+        accepted = decoded(labeled.accepted)
         quarantined = pd.concat([labeled.quarantined, scored.quarantined], ignore_index=True)
         if scored.accepted.num_rows:
-            named = scored.accepted.append_column(
+            named = decoded(scored.accepted).append_column(
                 pa.field(SOURCE, pa.large_string()),
                 pa.repeat(pa.scalar(job.source, pa.large_string()), scored.accepted.num_rows),
             )
