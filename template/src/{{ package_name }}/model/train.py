@@ -467,9 +467,13 @@ def read_rows(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     frame: pd.DataFrame = table.to_pandas()
     del table
     pa.default_memory_pool().release_unused()  # the reader's buffers: hundreds of MB kept
-    for name in text:
-        codes, texts = frame[name].cat.codes, frame[name].cat.categories
-        frame[name] = pd.Categorical.from_codes(codes, pd.Index(texts, dtype=object))
+    for name in set(CATEGORICAL_FEATURES) & set(frame.columns):
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(
+            column.cat.categories
+        ):  # read as a dictionary, or stored as one
+            texts = pd.Index(column.cat.categories, dtype=object)
+            frame[name] = pd.Categorical.from_codes(column.cat.codes, texts)
     for name in set(FEATURES) & set(frame.columns):
         if pd.api.types.is_integer_dtype(frame[name]) and not pd.api.types.is_bool_dtype(
             frame[name]
