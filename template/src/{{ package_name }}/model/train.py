@@ -13,6 +13,11 @@ the sources again; with no table yet it ingests first. A training part larger th
 recent rows when the contract has a time column); the holdout stays whole. The run records
 the sample, how the holdout was taken (the time boundary when there is a time column) and a
 learning curve (the metric at 25/50/100% of the sample) for the model card.
+
+Everything around the fit is done once: the table is read once (only the columns the model
+needs, text features as categorical codes), the training rows are transformed once and the
+learning curve's and the permutation null's estimators are fitted on that matrix, and the
+holdout is scored in chunks in one pass for all of them. ``train`` prints each step's seconds.
 """
 
 from __future__ import annotations
