@@ -405,10 +405,9 @@ def _ingest(
                             "config",
                         ) from None
                     if len(chunk.accepted):  # an empty chunk's dtypes may not be the contract's
-                        with steps.timed("hash"):
-                            frame = _frame(chunk.accepted)
-                            digest.update(frame)
-                            window.update(frame)
+                        with steps.timed("hash"):  # handed to the hash's thread
+                            digest.update(chunk.accepted)
+                            window.update(chunk.accepted)
                     if len(chunk.quarantined):
                         quarantined.append(chunk.quarantined)
                     counts["rows_read"] += chunk.rows_read
@@ -427,6 +426,8 @@ def _ingest(
             if progress is not None:
                 progress("keys repeat across chunks or sources: validating whole tables")
             return ingest_whole(settings)
+        with steps.timed("hash"):  # the last chunks' hashing, finished
+            digest.hexdigest()
         with steps.timed("publish"):
             result = _publish(
                 settings, policy, described, labels, table, spare, quarantined, digest, window
@@ -778,10 +779,12 @@ class _Window:
         self.start: pd.Timestamp | None = None
         self.end: pd.Timestamp | None = None
 
-    def update(self, frame: pd.DataFrame) -> None:
-        if TIME is None or not len(frame):
+    def update(self, rows: Rows) -> None:
+        if TIME is None or not len(rows):
             return
-        times = pd.to_datetime(frame[TIME])
+        # the time column alone as pandas, not the chunk
+        column = rows[TIME] if isinstance(rows, pd.DataFrame) else rows.column(TIME).to_pandas()
+        times = pd.to_datetime(column)
         low, high = times.min(), times.max()
         if pd.notna(low):
             self.start = low if self.start is None else min(self.start, low)

@@ -10,44 +10,184 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..settings import PROJECT_ROOT, Settings
 from .schema import SCHEMA_VERSION
 
+# The hash is of values, not of how they are held: each column is cast to one canonical Arrow
+# type, whether it came as an Arrow chunk of the Parquet path, a pandas chunk of another source
+# or a whole pandas frame read back from the table (text of any kind, categoricals and
+# dictionaries as large_string; integers as int64; floats as float64 with NaN as null;
+# dates and timestamps as int64 nanoseconds).
+_TEXT = pa.large_string()
+
+
+def _canonical(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    kind = values.type
+    if pa.types.is_dictionary(kind):
+        return _canonical(values.cast(kind.value_type))
+    if pa.types.is_null(kind):  # an all-missing text column, as pandas infers it
+        return values.cast(_TEXT)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return values.cast(_TEXT)
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        return values.cast(pa.large_binary())
+    if pa.types.is_signed_integer(kind) or pa.types.is_unsigned_integer(kind):
+        try:
+            return values.cast(pa.int64())
+        except pa.ArrowInvalid:  # a uint64 above int64: kept as it is
+            return values
+    if pa.types.is_floating(kind):
+        values = values.cast(pa.float64())
+        if values.null_count < len(values) and pc.any(pc.is_nan(values)).as_py():
+            # pandas holds a missing float as NaN, Arrow as null: one form
+            values = pc.if_else(pc.is_nan(values), pa.scalar(None, pa.float64()), values)
+        return values
+    if pa.types.is_date(kind):
+        return values.cast(pa.timestamp("ns"))
+    if pa.types.is_timestamp(kind):
+        try:
+            return values.cast(pa.timestamp("ns", kind.tz))
+        except pa.ArrowInvalid:  # outside the nanosecond range: its own unit
+            return values
+    if pa.types.is_boolean(kind) or pa.types.is_decimal(kind) or pa.types.is_duration(kind):
+        return values
+    return pa.array([None if v is None else str(v) for v in values.to_pylist()], _TEXT)
+
+
+def _arrow(column: pd.Series) -> pa.Array:
+    """A pandas column as Arrow (text of mixed Python types as its ``str``, as before)."""
+    try:
+        return pa.array(column, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pa.array(column.map(lambda v: None if pd.isna(v) else str(v)), _TEXT)
+
+
+class _ColumnHash:
+    """One column's digest, fed array by array: the same whatever the chunking, because it
+    hashes three streams that concatenate across chunks (the positions of nulls, the value
+    lengths of variable-width values, the value bytes with nulls zeroed)."""
+
+    def __init__(self, kind: pa.DataType) -> None:
+        self.type = kind
+        self.nulls = hashlib.sha256()
+        self.lengths = hashlib.sha256()
+        self.data = hashlib.sha256()
+
+    def update(self, values: pa.Array, start: int) -> None:
+        if values.null_count:
+            where = pc.indices_nonzero(values.is_null()).cast(pa.int64())
+            self.nulls.update(pc.add(where, start).to_numpy().data)
+        if pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type):
+            if values.null_count:
+                empty = "" if pa.types.is_large_string(values.type) else b""
+                values = values.fill_null(pa.scalar(empty, values.type))
+            _, offsets, data = values.buffers()
+            ends = np.frombuffer(offsets, np.int64, len(values) + 1, values.offset * 8)
+            self.lengths.update(np.diff(ends).data)
+            if data is not None:
+                self.data.update(memoryview(data)[ends[0] : ends[-1]])
+            return
+        self.data.update(_numbers(values).data)
+
+
+def _numbers(values: pa.Array) -> np.ndarray[Any, Any]:
+    """Fixed-width values as contiguous numbers, nulls as 0 (their slots hold anything)."""
+    kind = values.type
+    if pa.types.is_decimal(kind):  # a decimal's bytes, nulls zeroed
+        values = values.fill_null(pa.scalar(0).cast(kind)) if values.null_count else values
+        width = kind.byte_width
+        return np.frombuffer(
+            values.buffers()[1], np.uint8, len(values) * width, values.offset * width
+        )
+    if pa.types.is_boolean(kind):  # bits do not concatenate across chunks: a byte each
+        values = values.cast(pa.uint8())
+    elif pa.types.is_timestamp(kind) or pa.types.is_duration(kind):
+        values = values.view(pa.int64())
+    if values.null_count:
+        values = values.fill_null(pa.scalar(0, values.type))
+    numbers: np.ndarray[Any, Any] = np.ascontiguousarray(values.to_numpy(zero_copy_only=False))
+    return numbers
+
 
 class ContentHash:
-    """``content_hash`` computed chunk by chunk: the same hash as the whole table's, as long as
-    the chunks come in the table's order with the same columns and dtypes."""
+    """``content_hash`` computed chunk by chunk (Arrow tables or pandas frames, in the table's
+    order, in any chunking): the same hash as the whole table's.
+
+    Chunks are hashed on a background thread, one at a time (Arrow casts and sha256 over
+    buffers release the GIL), while the caller reads and validates the next chunk; a failure
+    surfaces at the next ``update`` or at ``hexdigest``."""
 
     def __init__(self) -> None:
-        self._digest: Any = None
+        self._names: list[str] | None = None
+        self._columns: list[_ColumnHash] = []
+        self._rows = 0
+        self._thread: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
 
-    def update(self, frame: pd.DataFrame) -> None:
-        # Text is text whether pandas holds it as object or str: hash one canonical form.
-        text = [
-            c
-            for c in frame.columns
-            if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
-        ]
-        canonical = frame.astype(dict.fromkeys(text, "str"))
-        if self._digest is None:
-            self._digest = hashlib.sha256(json.dumps([str(c) for c in canonical.columns]).encode())
-            self._digest.update(json.dumps([str(t) for t in canonical.dtypes]).encode())
-        self._digest.update(pd.util.hash_pandas_object(canonical, index=False).to_numpy().tobytes())
+    def update(self, rows: pd.DataFrame | pa.Table) -> None:
+        self._wait()
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="content-hash")
+        self._pending = self._thread.submit(self._update, rows)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def _update(self, rows: pd.DataFrame | pa.Table) -> None:
+        if isinstance(rows, pd.DataFrame):
+            names = [str(c) for c in rows.columns]
+            arrays = [_canonical(_arrow(rows.iloc[:, i])) for i in range(rows.shape[1])]
+        else:
+            names = list(rows.column_names)
+            arrays = [_canonical(column) for column in rows.columns]
+        if self._names is None:
+            self._names = names
+            self._columns = [_ColumnHash(values.type) for values in arrays]
+        elif names != self._names:
+            raise ValueError(f"content hash: columns {names} after {self._names}")
+        for column, values in zip(self._columns, arrays, strict=True):
+            if values.type != column.type:  # a later chunk's all-null text, say
+                values = values.cast(column.type)
+            chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+            start = self._rows
+            for chunk in chunks:
+                column.update(chunk, start)
+                start += len(chunk)
+        self._rows += len(rows)
 
     def hexdigest(self) -> str:
-        digest = self._digest if self._digest is not None else hashlib.sha256(b"[]")
-        return "sha256:" + str(digest.hexdigest())
+        self._wait()
+        if self._thread is not None:
+            self._thread.shutdown()
+            self._thread = None
+        described = {
+            "columns": self._names or [],
+            "types": [str(c.type) for c in self._columns],
+            "rows": self._rows,
+        }
+        digest = hashlib.sha256(json.dumps(described).encode())
+        for column in self._columns:
+            for stream in (column.nulls, column.lengths, column.data):
+                digest.update(stream.digest())
+        return "sha256:" + digest.hexdigest()
 
 
-def content_hash(frame: pd.DataFrame) -> str:
-    """A hash of the table's columns and values (not of a file's bytes): same data, same hash."""
+def content_hash(frame: pd.DataFrame | pa.Table) -> str:
+    """A hash of the table's columns and values (not of a file's bytes, nor of how pandas or
+    Arrow holds them): same data, same hash."""
     digest = ContentHash()
     digest.update(frame)
     return digest.hexdigest()
