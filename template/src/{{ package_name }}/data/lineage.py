@@ -28,7 +28,7 @@ from .schema import SCHEMA_VERSION
 # type, whether it came as an Arrow chunk of the Parquet path, a pandas chunk of another source
 # or a whole pandas frame read back from the table (text of any kind, categoricals and
 # dictionaries as large_string; integers as int64; floats as float64 with NaN as null;
-# dates and timestamps as int64 nanoseconds).
+# dates and timestamps as int64 nanoseconds, durations as nanoseconds).
 _TEXT = pa.large_string()
 
 
@@ -60,7 +60,12 @@ def _canonical(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray
             return values.cast(pa.timestamp("ns", kind.tz))
         except pa.ArrowInvalid:  # outside the nanosecond range: its own unit
             return values
-    if pa.types.is_boolean(kind) or pa.types.is_decimal(kind) or pa.types.is_duration(kind):
+    if pa.types.is_duration(kind):
+        try:
+            return values.cast(pa.duration("ns"))
+        except pa.ArrowInvalid:
+            return values
+    if pa.types.is_boolean(kind) or pa.types.is_decimal(kind):
         return values
     return pa.array([None if v is None else str(v) for v in values.to_pylist()], _TEXT)
 
@@ -70,7 +75,16 @@ def _arrow(column: pd.Series) -> pa.Array:
     try:
         return pa.array(column, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return pa.array(column.map(lambda v: None if pd.isna(v) else str(v)), _TEXT)
+        return pa.array([None if _missing(v) else str(v) for v in column], _TEXT)
+
+
+def _missing(value: object) -> bool:
+    return (
+        value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float) and value != value)
+    )
 
 
 class _ColumnHash:
