@@ -2,8 +2,8 @@
 
 Every model is scored on the same holdout: the split training used (same seed, or the latest
 rows by time; ``model/holdout.py``) of the processed data that ``ingest`` wrote. The
-version's ``data_sha256`` tag shows whether that is the data it was trained from; the gate
-refuses otherwise.
+version's ``data_sha256`` tag (the content hash ``data/lineage.py`` defines, which
+ingest records) shows whether that is the data it was trained from; the gate refuses otherwise.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..data.lineage import content_hash
 from ..data.schema import FEATURES, LABEL
 from ..features import feature_frame
 from ..settings import Settings
@@ -26,6 +27,7 @@ from .holdout import (
     split_text,
 )
 from .registry import RegistryError, find_alias, get_version, load_pipeline
+from .train import table_lineage
 
 
 def processed_frame(settings: Settings) -> pd.DataFrame:
@@ -80,17 +82,24 @@ def slice_scores(
     return out
 
 
-def same_data(recorded: str | None, frame: pd.DataFrame) -> bool:
-    """The version was trained on these rows: today's hash, or the one releases before 0.3.0
-    recorded (computed only when today's differs)."""
+def same_data(recorded: str | None, frame: pd.DataFrame, content: str | None = None) -> bool:
+    """The version was trained on these rows. ``content``: their content hash when known
+    (the lineage record of the table they were read from). The older hashes are computed only
+    when it differs: versions registered by earlier 0.3.0 builds carry ``data_hash``, those of
+    releases before 0.3.0 ``legacy_data_hash``; they still promote without a retrain."""
     if recorded is None:
         return False
+    if recorded == (content_hash(frame) if content is None else content):
+        return True
     return recorded == data_hash(frame) or recorded == legacy_data_hash(frame)
 
 
 def evaluate_version(
     settings: Settings, version: str, frame: pd.DataFrame | None = None
 ) -> Verdict:
+    # the table's hash is its lineage record's when the record describes the table on disk
+    described = table_lineage(settings) if frame is None else None
+    content = str(described["content_hash"]) if described else None
     frame = processed_frame(settings) if frame is None else frame
     try:
         metric = metrics.gate_metric(settings.gate)
@@ -137,7 +146,7 @@ def evaluate_version(
         champion=champion,
         champion_version=champion_ref.version if champion_ref else None,
         slices=slice_scores(settings, test_rows, out, metric),
-        same_data=same_data(ref.tags.get("data_sha256"), frame),
+        same_data=same_data(ref.tags.get("data_sha256"), frame, content),
         holdout_rows=len(test_rows),
         lead_low=lead_low,
         lead_name=lead_name,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -120,43 +119,10 @@ def _digest(parts: list[np.ndarray], rows: int) -> str:
 
 
 def data_hash(frame: pd.DataFrame) -> str:
-    """Hash of the rows' values: independent of row labels, column order and of storage
-    dtypes (``column_hash``), computed on the columns as they are; no text copy of the
-    whole frame."""
+    """The hash versions registered by earlier 0.3.0 builds carry (``evaluate.same_data``
+    still recognises it; new versions carry the content hash): of the rows' values,
+    independent of row labels, column order and storage dtypes (``column_hash``)."""
     return _digest([column_hash(frame[name]) for name in sorted(frame.columns)], len(frame))
-
-
-def table_hash(path: Path) -> str:
-    """``data_hash`` of a Parquet table as ``pd.read_parquet`` reads it, a row group (ingest
-    writes a chunk per group) in memory at a time: text values hash as Python strings,
-    several times their Arrow size. Values hash one by one and the digest takes the row
-    hashes row by row, so the groups hash as the whole table does."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pq.ParquetFile(path)
-    schema = table.schema_arrow
-    stored_index = (schema.pandas_metadata or {}).get("index_columns", [])
-    names = sorted(set(schema.names) - {c for c in stored_index if isinstance(c, str)})
-    # whole: a gap anywhere makes pandas read a bool column as objects, hashed as text
-    whole = {
-        name: column_hash(table.read(columns=[name]).to_pandas()[name])
-        for name in names
-        if pa.types.is_boolean(schema.field(name).type)
-    }
-    grouped = [name for name in names if name not in whole]
-    digest, start = hashlib.sha256(), 0
-    for i in range(table.num_row_groups if names else 0):
-        rows = table.read_row_group(i, columns=grouped).to_pandas()
-        n = table.metadata.row_group(i).num_rows
-        block = np.column_stack([
-            whole[name][start : start + n] if name in whole else column_hash(rows[name])
-            for name in names
-        ])  # fmt: skip
-        digest.update(np.ascontiguousarray(block).tobytes())
-        start += n
-        pa.default_memory_pool().release_unused()  # the reader's buffers, group by group
-    return digest.hexdigest()
 
 
 def legacy_data_hash(frame: pd.DataFrame) -> str:

@@ -28,7 +28,7 @@ import json
 import pickle
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +52,7 @@ from ..features import build_transformer, feature_frame
 from ..settings import ModelSettings, Settings
 from . import metrics
 from .estimators import build_estimator
-from .holdout import CHUNK_ROWS, data_hash, describe_split, predict, split, split_text, table_hash
+from .holdout import CHUNK_ROWS, describe_split, predict, split, split_text
 from .profile import build_profile
 from .registry import configure, ensure_experiment
 
@@ -136,23 +136,23 @@ def git_state(settings: Settings) -> dict[str, str]:
     return {"git.sha": str(version["git_sha"]), "git.dirty": str(version["dirty"]).lower()}
 
 
-def lineage(
-    settings: Settings, frame: pd.DataFrame, content: str | None = None, sha: str | None = None
-) -> dict[str, Any]:
-    """The ingestion's lineage record if it describes these rows, plus the rows' own hashes."""
+def lineage(settings: Settings, frame: pd.DataFrame, content: str | None = None) -> dict[str, Any]:
+    """The ingestion's lineage record if it describes these rows, plus the rows' hash."""
     record = load_lineage(settings)
     content = content_hash(frame) if content is None else content
     matches = record is not None and record.get("content_hash") == content
-    return _with_record(record, matches, frame, sha)
+    return _with_record(record, matches, len(frame), content)
 
 
 def _with_record(
-    record: dict[str, Any] | None, matches: bool, frame: pd.DataFrame, sha: str | None
+    record: dict[str, Any] | None, matches: bool, rows: int, content: str
 ) -> dict[str, Any]:
     return (record if record is not None and matches else {}) | {
         "ingest_lineage_matches": matches,
-        "training_rows": len(frame),
-        "training_sha256": data_hash(frame) if sha is None else sha,
+        "training_rows": rows,
+        # the data_sha256 tag: names the rows when no ingest record matches (kept for readers
+        # of earlier releases' lineage.json)
+        "training_sha256": content,
     }
 
 
@@ -356,27 +356,26 @@ def train(
     frame: pd.DataFrame,
     shuffle_labels: bool = False,
     described: dict[str, Any] | None = None,
-    data_sha: Callable[[], str] | None = None,
     steps: Steps | None = None,
 ) -> TrainResult:
     """Fit, log, register and alias challenger (never champion: only `promote` moves that).
 
     ``shuffle_labels`` is a drill: a model without signal, which the gate must refuse.
-    ``data_sha`` gives ``data_hash`` of the rows when it is known otherwise (the table's,
-    hashed column by column while the model fits).
+    ``described``: the lineage record of the table the rows were read from, whose content
+    hash is theirs (``table_lineage``), so they are not hashed again.
     """
     steps = Steps() if steps is None else steps
     fitted = fit(settings, frame, shuffle_labels, steps)
     with steps("hash"):
         model_sha = fingerprint(fitted.pipeline)
-        # each hashed once per run; the ingested table's content hash is its lineage's
-        sha = data_hash(frame) if data_sha is None else data_sha()
+        # the ingested table's content hash is its lineage's (``frame`` may hold only the
+        # columns the model needs); otherwise the rows are hashed once here
         content = str(described["content_hash"]) if described else content_hash(frame)
     sample = fitted.split.get("sample")
     tags = git_state(settings) | {
         "model_sha256": model_sha,
-        "data_sha256": sha,  # what the gate compares its holdout with
-        "data_hash": content,  # the ingestion lineage's hash of the same rows
+        "data_sha256": content,  # what the gate compares its table with (same_data)
+        "data_hash": content,  # as ingest's lineage names it (evidence reads this tag)
         "holdout": split_text(fitted.split),
         "train.sample": "all training rows" if sample is None else
         f"{sample['how']} of {sample['of']} training rows",
@@ -388,9 +387,9 @@ def train(
     if fitted.null is not None:
         tags["null_metric"] = repr(fitted.null)  # read by the gate (model/evaluate.py)
     run_lineage = (
-        _with_record(described, True, frame, sha)
+        _with_record(described, True, len(frame), content)
         if described
-        else lineage(settings, frame, content, sha)
+        else lineage(settings, frame, content)
     ) | {"holdout": fitted.split}
     with steps("log", "logging the run and registering the model"):
         run_id, version = _log(settings, fitted, tags, run_lineage, len(frame), shuffle_labels)
@@ -506,11 +505,11 @@ def train_from_table(
 ) -> TrainResult:
     """The `train` stage: the ingested training table (ingesting first when there is none).
 
-    When lineage describes the table, only the columns the model needs are read, and its
-    rows' ``data_hash`` is taken from the file while the model fits (``Overlap``)."""
+    When lineage describes the table, only the columns the model needs are read, and the
+    rows' hash is the record's."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         described = table_lineage(settings)
-        overlap = Overlap(pool, settings.training_table if described else None)
+        overlap = Overlap(pool)
         steps = Steps(progress, when={"fit": overlap.start})
         needed = [*FEATURES, LABEL, *([TIME] if TIME else [])] if described else None
         with steps("read", "reading the training table"):
@@ -519,33 +518,22 @@ def train_from_table(
             return train_from_sources(settings, shuffle_labels=shuffle_labels, steps=steps)
         if described is None:
             return train(settings, frame, shuffle_labels=shuffle_labels, steps=steps)
-        return train(settings, frame, shuffle_labels, described, overlap.data_sha, steps)
+        return train(settings, frame, shuffle_labels, described, steps)
 
 
 class Overlap:
     """Work for a thread from the moment the estimator starts fitting: the fits run in native
-    code that releases the GIL, so MLflow's imports (seconds of a run's fixed cost) and the
-    table's hash overlap them instead of following them, and stay off the steps before,
-    which need the GIL."""
+    code that releases the GIL, so MLflow's imports (seconds of a run's fixed cost) overlap
+    them instead of following them, and stay off the steps before, which need the GIL."""
 
-    def __init__(self, pool: ThreadPoolExecutor, table: Path | None) -> None:
-        self._pool, self._table = pool, table
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self._pool = pool
         self._started = False
-        self._hash: Future[str] | None = None
 
     def start(self) -> None:
         if not self._started:
             self._started = True
-            if self._table is not None:  # first: the run waits for it before logging
-                self._hash = self._pool.submit(table_hash, self._table)
             self._pool.submit(_logging_imports)
-
-    def data_sha(self) -> str:
-        """The table's ``data_hash`` (waiting for the thread if it is still hashing)."""
-        self.start()
-        if self._hash is None:
-            raise ValueError("no table to hash")
-        return self._hash.result()
 
 
 def _logging_imports() -> None:
