@@ -30,6 +30,9 @@ from .schema import SCHEMA_VERSION
 # dictionaries as large_string; integers as int64; floats as float64 with NaN as null;
 # dates and timestamps as int64 nanoseconds, durations as nanoseconds).
 _TEXT = pa.large_string()
+# Recorded with each hash: a record from an earlier definition (0.2.0's, or an earlier 0.3.0
+# build's) still describes its table, but its hash is not one this code can reproduce.
+CONTENT_HASH_DEFINITION = "arrow-canonical-1"
 
 
 def _canonical(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -244,6 +247,7 @@ class Lineage:
     # Rows without a label (validated for scoring, not trained on) and where they were written.
     rows_unlabeled: int = 0
     unlabeled: str | None = None
+    content_hash_definition: str = CONTENT_HASH_DEFINITION
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

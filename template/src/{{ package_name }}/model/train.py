@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from ..data.lineage import code_version, content_hash, load_lineage
+from ..data.lineage import CONTENT_HASH_DEFINITION, code_version, content_hash, load_lineage
 from ..data.schema import (
     CATEGORICAL_FEATURES,
     FEATURES,
@@ -343,10 +343,13 @@ def run_params(model: ModelSettings, rows: int, shuffle_labels: bool) -> dict[st
 def table_lineage(settings: Settings) -> dict[str, Any] | None:
     """The lineage record when it describes the training table as it is on disk: ingest
     writes the table, then the record (both atomically), so a table no newer than its record
-    is the one the record hashed; the rows need no hashing again."""
+    is the one the record hashed; the rows need no hashing again. Not a record whose hash is
+    of an earlier definition: versions record it and the gate compares it with today's."""
     record = load_lineage(settings)
     table, written = settings.training_table, settings.lineage_file
     if record is None or not table.is_file() or not record.get("content_hash"):
+        return None
+    if record.get("content_hash_definition") != CONTENT_HASH_DEFINITION:
         return None
     return record if table.stat().st_mtime <= written.stat().st_mtime else None
 
