@@ -95,6 +95,28 @@ def measured(name: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> Step:
     return step
 
 
+def _adopted(project: Path, package: str) -> list[Path]:
+    """The files `data adopt` writes: the contract, its profile and config/pilot.toml."""
+    data = project / "src" / package / "data"
+    return [data / "schema.py", data / "profile.json", project / "config" / "pilot.toml"]
+
+
+DEMO: dict[Path, bytes | None] = {}
+
+
+def restore_demo(project: Path, package: str) -> None:
+    """Each size starts from the generated pilot's own contract (recorded on first use)."""
+    for path in _adopted(project, package):
+        if path not in DEMO:
+            DEMO[path] = path.read_bytes() if path.exists() else None
+            continue
+        saved = DEMO[path]
+        if saved is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(saved)
+
+
 def run_size(project: Path, env: dict[str, str], rows: int, work: Path) -> list[Step]:
     slug = cli_name(project)
     package = slug.replace("-", "_")
@@ -104,6 +126,7 @@ def run_size(project: Path, env: dict[str, str], rows: int, work: Path) -> list[
     script.write_text(WORKER)
     table = work / f"table-{rows}.parquet"
     sample = work / "score-input.parquet"
+    restore_demo(project, package)  # the generator needs the demo contract adopt replaced
     print(f"rows {rows:,}: making the table", flush=True)
     make_table(project, env, package, rows, table)
     make_table(project, env, package, SCORE_ROWS, sample)

@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -210,7 +210,7 @@ def file_parts(source: Source, rows: int) -> tuple[FilePart, ...] | None:
     return tuple(parts) if meta.num_rows else None
 
 
-def read_part(part: FilePart, job: ChunkJob) -> Iterator[Rows]:
+def read_part(part: FilePart, job: ChunkJob) -> Iterator[pd.DataFrame | pa.Table]:
     """One part's chunks of ``batch.chunk_rows``, conformed, read where they are validated."""
     rename = job.settings.data.sources.rename.get(job.source)
     rows = job.settings.batch.chunk_rows
@@ -219,23 +219,20 @@ def read_part(part: FilePart, job: ChunkJob) -> Iterator[Rows]:
         yield _conform(pa.Table.from_batches([batch]), job.label, rename)
 
 
-# A conformed chunk: Arrow from a Parquet file, pandas from the other sources.
-Rows: TypeAlias = pd.DataFrame | pa.Table
-
-
 @dataclass(frozen=True)
 class Chunk:
-    """One chunk validated: what the driver appends, hashes and counts."""
+    """One chunk validated: what the driver appends, hashes and counts (Arrow from a Parquet
+    file, pandas from the other sources)."""
 
     rows_read: int
-    accepted: Rows  # PII protected, contract dtypes
-    unlabeled: Rows | None  # PII protected, with _source
+    accepted: pd.DataFrame | pa.Table  # PII protected, contract dtypes
+    unlabeled: pd.DataFrame | pa.Table | None  # PII protected, with _source
     quarantined: pd.DataFrame  # the rows as read, with _source and _failed_checks
     keys: dict[bool, pa.Array]  # distinct keys of the labeled and the unlabeled rows
     accepted_keys: pa.Array | None
 
 
-def validate_chunk(frame: Rows, job: ChunkJob) -> Chunk:
+def validate_chunk(frame: pd.DataFrame | pa.Table, job: ChunkJob) -> Chunk:
     """The chunk function: a conformed chunk validated (vectorised kernels, pandera on flagged
     rows only) and its PII protected. The local and the Spark engine both run exactly this."""
     if isinstance(frame, pa.Table):
@@ -316,14 +313,14 @@ def _distinct_text(values: pa.ChunkedArray) -> pa.Array:
     return pc.unique(_text(values.to_pandas()))
 
 
-def validate_locally(chunks: Iterator[Rows], job: ChunkJob) -> Iterator[Chunk]:
+def validate_locally(chunks: Iterator[pd.DataFrame | pa.Table], job: ChunkJob) -> Iterator[Chunk]:
     """The local engine: each chunk validated in this process as it is read."""
     for frame in chunks:
         yield validate_chunk(frame, job)
 
 
 # An engine maps a source's conformed chunks, in order, to validated chunks, in order.
-Engine = Callable[[Iterator[Rows], ChunkJob], Iterator[Chunk]]
+Engine = Callable[[Iterator[pd.DataFrame | pa.Table], ChunkJob], Iterator[Chunk]]
 
 
 def ingest(
@@ -448,11 +445,11 @@ def _ingest(
         raise
 
 
-def _rows(frame: Rows | None) -> int:
+def _rows(frame: pd.DataFrame | pa.Table | None) -> int:
     return 0 if frame is None else len(frame)
 
 
-def _frame(rows: Rows) -> pd.DataFrame:
+def _frame(rows: pd.DataFrame | pa.Table) -> pd.DataFrame:
     """The rows as pandas, as the content hash and the time window read them (Arrow text
     stays Arrow-backed: no copy)."""
     return rows if isinstance(rows, pd.DataFrame) else rows.to_pandas()
@@ -511,7 +508,7 @@ def _os_reason(exc: OSError) -> str:
 
 def _conformed(
     source: Source, rows: int, label: str, settings: Settings, steps: _Steps
-) -> Iterator[Rows]:
+) -> Iterator[pd.DataFrame | pa.Table]:
     """A source's chunks in contract names. A chunk that breaks the contract's structure (a
     missing column in a later file) or a source that fails mid-stream stops the run in one
     line naming the source and the chunk."""
@@ -555,13 +552,15 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [""])[0][:300]
 
 
-def _conform(raw: Rows, label: str, rename: dict[str, str] | None) -> Rows:
+def _conform(
+    raw: pd.DataFrame | pa.Table, label: str, rename: dict[str, str] | None
+) -> pd.DataFrame | pa.Table:
     if isinstance(raw, pa.Table):
         return conform_table(raw, label, rename)
     return conform(raw, label, rename)
 
 
-def _chunks(source: Source, rows: int) -> Iterator[Rows]:
+def _chunks(source: Source, rows: int) -> Iterator[pd.DataFrame | pa.Table]:
     """A source's rows in chunks (one chunk when the source cannot stream); Arrow tables when
     the source reads Arrow (a Parquet file: validated without a pandas round trip)."""
     arrow = getattr(source, "arrow_chunks", None)
@@ -579,7 +578,7 @@ def _chunks(source: Source, rows: int) -> Iterator[Rows]:
 _END = object()
 
 
-def _read_ahead(chunks: Iterator[Rows]) -> Iterator[Rows]:
+def _read_ahead(chunks: Iterator[pd.DataFrame | pa.Table]) -> Iterator[pd.DataFrame | pa.Table]:
     """Each next chunk read on a background thread while this one is validated (Arrow decodes
     Parquet without holding the GIL); a read error is raised when its chunk is asked for."""
     with ThreadPoolExecutor(1, thread_name_prefix="ingest-read") as reader:
@@ -691,7 +690,7 @@ class _ParquetSink:
         self._thread: ThreadPoolExecutor | None = None
         self._pending: tuple[Future[None], str] | None = None
 
-    def write(self, rows: Rows) -> None:
+    def write(self, rows: pd.DataFrame | pa.Table) -> None:
         if not len(rows):  # its dtypes may be uncoerced: the first rows fix the schema
             if self.empty.empty and not len(self.empty.columns):
                 self.empty = _frame(rows)
@@ -779,7 +778,7 @@ class _Window:
         self.start: pd.Timestamp | None = None
         self.end: pd.Timestamp | None = None
 
-    def update(self, rows: Rows) -> None:
+    def update(self, rows: pd.DataFrame | pa.Table) -> None:
         if TIME is None or not len(rows):
             return
         # the time column alone as pandas, not the chunk
