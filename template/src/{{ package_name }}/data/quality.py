@@ -228,11 +228,16 @@ def _vector_pass(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> tuple[pd.Da
 
 
 def integral_frame(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
-    """``frame`` with ``integral`` applied to each of the schema's integer columns."""
+    """``frame`` with ``integral`` applied to each of the schema's integer columns, and number
+    columns held as Arrow text or categories as object values: pandera names the rows a
+    coercion fails on only from those."""
     out = None
     for name, column in schema.columns.items():
-        if name in frame.columns and _is_int(column):
-            series = integral(frame[name])
+        if name in frame.columns and _is_number(column):
+            series = frame[name]
+            if not pd.api.types.is_numeric_dtype(series.dtype):
+                series = series.astype(object)
+            series = integral(series) if _is_int(column) else series
             if series is not frame[name]:
                 out = frame.copy() if out is None else out
                 out[name] = series
@@ -242,6 +247,11 @@ def integral_frame(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFr
 def _is_int(column: Any) -> bool:
     dtype = getattr(column.dtype, "type", None)
     return isinstance(dtype, np.dtype) and dtype.kind in "iu"
+
+
+def _is_number(column: Any) -> bool:
+    dtype = getattr(column.dtype, "type", None)
+    return isinstance(dtype, np.dtype) and dtype.kind in "iuf"
 
 
 _INTEGRAL_TEXT = r"^\s*[+-]?\d+\.0*\s*$"
@@ -279,6 +289,10 @@ def vector_column(series: pd.Series, column: Any) -> tuple[pd.Series, Any]:
     if column.default is not None:
         series = backend.set_default(series, column)
     series = backend.run_parsers(column, series)
+    if _is_number(column) and not pd.api.types.is_numeric_dtype(series.dtype):
+        # pandera names the values a number column cannot take only from object values (not
+        # from Arrow text or a categorical, as a Parquet file may hold them)
+        series = series.astype(object)
     try:
         series = column.dtype.try_coerce(series)
     except pa_errors.ParserError as exc:
