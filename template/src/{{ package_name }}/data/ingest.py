@@ -115,18 +115,6 @@ def _write_atomic(frame: pd.DataFrame, path: Path, kind: str) -> None:
             frame.to_json(tmp, orient="records", lines=True, date_format="iso", default_handler=str)
 
 
-def _window(frame: pd.DataFrame) -> dict[str, str | None]:
-    if TIME is None:
-        return {"column": None, "start": None, "end": None}
-    times = pd.to_datetime(frame[TIME]) if len(frame) else pd.Series(dtype="datetime64[ns]")
-    start, end = (times.min(), times.max()) if len(times) else (None, None)
-    return {
-        "column": TIME,
-        "start": None if start is None else start.isoformat(),
-        "end": None if end is None else end.isoformat(),
-    }
-
-
 def _combine(batches: list[SourceBatch]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Accepted, unlabeled and quarantined rows of every source; a row accepted by two sources
     is quarantined once as a cross-source duplicate. Every row read is in one of the three."""
@@ -789,6 +777,13 @@ class _Window:
             self.start = low if self.start is None else min(self.start, low)
             self.end = high if self.end is None else max(self.end, high)
 
+    @classmethod
+    def of(cls, rows: pd.DataFrame) -> dict[str, str | None]:
+        """The window of a whole table, as ``to_dict`` gives it."""
+        window = cls()
+        window.update(rows)
+        return window.to_dict()
+
     def to_dict(self) -> dict[str, str | None]:
         return {
             "column": TIME,
@@ -900,7 +895,7 @@ def ingest_whole(settings: Settings) -> IngestResult:
         rows_read=rows_read,
         rows_accepted=len(frame),
         rows_quarantined=len(quarantined),
-        time_window=_window(frame),
+        time_window=_Window.of(frame),
         content_hash=content_hash(frame),
         pii=policy,
         output=str(output),

@@ -228,15 +228,12 @@ def _vector_pass(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> tuple[pd.Da
 
 
 def integral_frame(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
-    """``frame`` with ``integral`` applied to each of the schema's integer columns, and number
-    columns held as Arrow text or categories as object values: pandera names the rows a
-    coercion fails on only from those."""
+    """``frame`` with each number column ``judgeable`` and ``integral`` applied to each of the
+    schema's integer columns."""
     out = None
     for name, column in schema.columns.items():
         if name in frame.columns and _is_number(column):
-            series = frame[name]
-            if not pd.api.types.is_numeric_dtype(series.dtype):
-                series = series.astype(object)
+            series = judgeable(frame[name], column)
             series = integral(series) if _is_int(column) else series
             if series is not frame[name]:
                 out = frame.copy() if out is None else out
@@ -252,6 +249,14 @@ def _is_int(column: Any) -> bool:
 def _is_number(column: Any) -> bool:
     dtype = getattr(column.dtype, "type", None)
     return isinstance(dtype, np.dtype) and dtype.kind in "iuf"
+
+
+def judgeable(series: pd.Series, column: Any) -> pd.Series:
+    """A number column held as Arrow text or a categorical (as a Parquet file may hold it) as
+    object values: pandera names the values a number column cannot take only from those."""
+    if _is_number(column) and not pd.api.types.is_numeric_dtype(series.dtype):
+        return series.astype(object)
+    return series
 
 
 _INTEGRAL_TEXT = r"^\s*[+-]?\d+\.0*\s*$"
@@ -289,10 +294,7 @@ def vector_column(series: pd.Series, column: Any) -> tuple[pd.Series, Any]:
     if column.default is not None:
         series = backend.set_default(series, column)
     series = backend.run_parsers(column, series)
-    if _is_number(column) and not pd.api.types.is_numeric_dtype(series.dtype):
-        # pandera names the values a number column cannot take only from object values (not
-        # from Arrow text or a categorical, as a Parquet file may hold them)
-        series = series.astype(object)
+    series = judgeable(series, column)
     try:
         series = column.dtype.try_coerce(series)
     except pa_errors.ParserError as exc:
