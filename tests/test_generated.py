@@ -25,6 +25,20 @@ def test_default_pilot_is_verified_and_locked(default_project: Path) -> None:
     assert (default_project / "mlruns" / "mlflow.db").exists()
 
 
+def test_lock_needs_no_source_archive(default_project: Path) -> None:
+    # pyspark is only a ~480 MB source archive on PyPI: the pilot states its metadata so a lock
+    # never downloads and unpacks it. That holds only while the stated version is the locked one.
+    import tomllib
+
+    stated = tomllib.loads((default_project / "pyproject.toml").read_text())["tool"]["uv"]
+    lock = tomllib.loads((default_project / "uv.lock").read_text())
+    locked = {p["name"]: p for p in lock["package"]}
+    for meta in stated["dependency-metadata"]:
+        package = locked[meta["name"]]
+        assert package["version"] == meta["version"], (meta, package["version"])
+        assert "sdist" in package and "wheels" not in package, "has wheels: drop its metadata"
+
+
 def test_default_pilot_checks_pass(default_project: Path) -> None:
     # The hook ran the pilot's own checks (lint, format, mypy --strict, its test suite);
     # verify.log holds each step's output. Re-running the suite here would only repeat it.
