@@ -22,8 +22,8 @@ whole (wall, CPU of the process and its children, peak RSS through ``wait4``):
 A step that fails or runs out of memory is recorded as such, whatever it is: at 20M rows the
 peer may not fit. Prints the figures and the issue's goals; asserts nothing.
 
-The pilot is left adopted to the last table, which the files source reads where it lies and
-the run deletes at the end: adopt another table (or generate a fresh pilot) to use it after.
+The pilot is left with its own demo contract again (each table is deleted after its size), so
+a pilot given with ``--project`` can be measured again.
 """
 
 from __future__ import annotations
@@ -243,6 +243,7 @@ def main() -> int:
             steps = run_size(project, env, rows, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+            restore_demo(project, cli_name(project).replace("-", "_"))
         lines += [f"| {rows:,} | {s.name} | {s.cells()} |" for s in steps]
         summary += [f"At {rows:,} rows:", *goals(rows, {s.name: s for s in steps})]
     print("\n" + "\n".join(lines) + "\n\n" + "\n".join(summary))

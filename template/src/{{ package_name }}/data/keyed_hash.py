@@ -1,0 +1,170 @@
+"""HMAC-SHA256 of many short values, spread over this process and worker processes.
+
+hashlib holds the GIL while it hashes a short value (it lets go only above 2 KiB), so threads
+cannot share the work: a large batch of values (``SPREAD_FROM`` and more) is split between this
+process and ``cpu_count - 1`` workers. The module imports nothing beyond the standard library,
+because it is also the worker itself (``python -m <package>.data.keyed_hash``): a worker starts
+in a few milliseconds, on the first large batch of a run, and ends with the run. A worker that
+fails is never waited on for an answer: its share is hashed here instead, to the same values.
+
+Values travel as Arrow lays out binary: one buffer of bytes and ``count + 1`` int64 offsets.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import itertools
+import os
+import struct
+import subprocess
+import sys
+import threading
+from array import array
+from collections.abc import Sequence
+from typing import IO, Any
+
+_BLOCK = 64  # SHA-256's block size: HMAC pads (or first hashes) its key to this length
+DIGEST = hashlib.sha256().digest_size
+SPREAD_FROM = 50_000  # values in one batch from which workers take a share
+MAX_PROCESSES = 4  # this process and at most three workers
+_HEAD = struct.Struct("<qqq")  # key length, values, data length
+
+
+def macs(key: bytes, data: bytes | memoryview, offsets: Sequence[int]) -> bytes:
+    """The HMAC-SHA256 digests of the values ``data[offsets[i]:offsets[i + 1]]``, end to end
+    (``DIGEST`` bytes each). RFC 2104 spelled out: the padded key's two SHA-256 states are
+    computed once and copied per value (a third of ``hmac``'s cost per call)."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    padded = key.ljust(_BLOCK, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+
+    def mac(value: memoryview, inner_copy: Any = inner.copy, outer_copy: Any = outer.copy) -> bytes:
+        step = inner_copy()
+        step.update(value)
+        done = outer_copy()
+        done.update(step.digest())
+        return bytes(done.digest())
+
+    view = memoryview(data)
+    values = map(view.__getitem__, map(slice, offsets[:-1], offsets[1:]))
+    return b"".join(map(mac, values))
+
+
+def spread_macs(key: bytes, data: bytes | memoryview, offsets: Sequence[int]) -> bytes:
+    """``macs``, with large batches shared between this process and the workers."""
+    count = len(offsets) - 1
+    workers = _WORKERS.get() if count >= SPREAD_FROM else []
+    if not workers:
+        return macs(key, data, offsets)
+    parts = len(workers) + 1
+    bounds = [count * i // parts for i in range(parts + 1)]
+    mine, *shares = itertools.pairwise(bounds)
+    sent = [
+        w.send(key, data, offsets[a : b + 1]) for w, (a, b) in zip(workers, shares, strict=True)
+    ]
+    out = [macs(key, data, offsets[: mine[1] + 1])]  # this process's share, meanwhile
+    for worker, ok, (a, b) in zip(workers, sent, shares, strict=True):
+        answer = worker.receive(b - a) if ok else None
+        out.append(answer if answer is not None else macs(key, data, offsets[a : b + 1]))
+    return b"".join(out)
+
+
+class _Worker:
+    """One worker process and its pipes; ``None`` from ``receive``: it failed."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - this interpreter, this module
+            [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self.failed = False
+
+    def send(self, key: bytes, data: bytes | memoryview, offsets: Sequence[int]) -> bool:
+        start, end = offsets[0], offsets[-1]
+        pipe = self.process.stdin
+        try:
+            assert pipe is not None
+            pipe.write(_HEAD.pack(len(key), len(offsets) - 1, end - start))
+            pipe.write(key)
+            pipe.write(array("q", offsets).tobytes())
+            pipe.write(memoryview(data)[start:end])
+            pipe.flush()
+        except (OSError, ValueError):
+            self.failed = True
+        return not self.failed
+
+    def receive(self, count: int) -> bytes | None:
+        pipe = self.process.stdout
+        try:
+            assert pipe is not None
+            answer = _read(pipe, count * DIGEST)
+        except (OSError, ValueError):
+            answer = None
+        if answer is None:
+            self.failed = True
+        return answer
+
+
+class _Workers:
+    """The workers of this process: started on first use, ended at exit; a failed one is
+    not used again."""
+
+    def __init__(self) -> None:
+        self._workers: list[_Worker] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> list[_Worker]:
+        with self._lock:
+            if self._workers is None:
+                count = min(os.cpu_count() or 1, MAX_PROCESSES) - 1
+                try:
+                    self._workers = [_Worker() for _ in range(count)]
+                except OSError:  # no processes to be had: this process hashes alone
+                    self._workers = []
+                atexit.register(self.close)
+            self._workers = [w for w in self._workers if not w.failed]
+            return list(self._workers)
+
+    def close(self) -> None:
+        for worker in self._workers or []:
+            try:
+                if worker.process.stdin is not None:
+                    worker.process.stdin.close()  # end of input: the worker returns
+                worker.process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                worker.process.kill()
+
+
+_WORKERS = _Workers()
+
+
+def _read(pipe: IO[bytes], size: int) -> bytes | None:
+    """Exactly ``size`` bytes, or None at an early end."""
+    parts, left = [], size
+    while left:
+        part = pipe.read(left)
+        if not part:
+            return None
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def serve(source: IO[bytes], sink: IO[bytes]) -> None:
+    """The worker: batches in, digests out, until its input ends."""
+    while (head := _read(source, _HEAD.size)) is not None:
+        key_size, count, data_size = _HEAD.unpack(head)
+        key, offsets, data = (_read(source, n) for n in (key_size, 8 * (count + 1), data_size))
+        if key is None or offsets is None or data is None:
+            return
+        positions = array("q")
+        positions.frombytes(offsets)
+        base = positions[0]
+        sink.write(macs(key, data, [p - base for p in positions]))
+        sink.flush()
+
+
+if __name__ == "__main__":
+    serve(sys.stdin.buffer, sys.stdout.buffer)
