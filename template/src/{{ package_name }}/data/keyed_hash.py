@@ -56,9 +56,19 @@ def macs(key: bytes, data: bytes | memoryview, offsets: Sequence[int]) -> bytes:
 def spread_macs(key: bytes, data: bytes | memoryview, offsets: Sequence[int]) -> bytes:
     """``macs``, with large batches shared between this process and the workers."""
     count = len(offsets) - 1
-    workers = _WORKERS.get() if count >= SPREAD_FROM else []
-    if not workers:
+    # one batch at a time on the workers' pipes: a second thread hashes its batch itself
+    if count < SPREAD_FROM or not _IN_USE.acquire(blocking=False):
         return macs(key, data, offsets)
+    try:
+        return _spread(key, data, offsets, _WORKERS.get())
+    finally:
+        _IN_USE.release()
+
+
+def _spread(
+    key: bytes, data: bytes | memoryview, offsets: Sequence[int], workers: list[_Worker]
+) -> bytes:
+    count = len(offsets) - 1
     parts = len(workers) + 1
     bounds = [count * i // parts for i in range(parts + 1)]
     mine, *shares = itertools.pairwise(bounds)
@@ -138,6 +148,7 @@ class _Workers:
 
 
 _WORKERS = _Workers()
+_IN_USE = threading.Lock()
 
 
 def _read(pipe: IO[bytes], size: int) -> bytes | None:
