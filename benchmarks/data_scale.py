@@ -15,7 +15,7 @@ whole (wall, CPU of the process and its children, peak RSS through ``wait4``):
   quarantines nothing, records no lineage and writes no table);
 - ``train`` (the configured family), against a peer in the same run: the bare ``fit`` of the
   same estimator on the same prepared arrays (the training table read and transformed first,
-  untimed);
+  untimed), and its peak RSS against the training table's size decoded by Arrow;
 - ``score`` of 100,000 rows with the champion (``promote`` to staging and production first,
   untimed).
 
@@ -117,6 +117,24 @@ def restore_demo(project: Path, package: str) -> None:
             path.write_bytes(saved)
 
 
+TABLE_MB: dict[int, float] = {}  # rows -> the training table's decoded Arrow size
+
+
+def decoded_mb(project: Path, env: dict[str, str], python: str) -> float:
+    """The training table `ingest` wrote, decoded whole by Arrow, in MB: what the train's
+    peak RSS is held against (at most 3x)."""
+    settings = f"{cli_name(project).replace('-', '_')}.settings"
+    code = (
+        "import importlib, pyarrow.parquet as pq; "
+        f"s = importlib.import_module({settings!r}).get_settings(); "
+        "print(pq.read_table(s.training_table).nbytes)"
+    )
+    out = subprocess.run(
+        [python, "-c", code], cwd=project, env=env, capture_output=True, text=True, check=True
+    )
+    return int(out.stdout.split()[-1]) / 1e6
+
+
 def run_size(project: Path, env: dict[str, str], rows: int, work: Path) -> list[Step]:
     slug = cli_name(project)
     package = slug.replace("-", "_")
@@ -143,6 +161,9 @@ def run_size(project: Path, env: dict[str, str], rows: int, work: Path) -> list[
             env,
         ),
         measured("ingest", [cli, "ingest"], project, env),
+    ]
+    TABLE_MB[rows] = decoded_mb(project, env, python)
+    steps += [
         measured("train", [cli, "train"], project, env),
         measured("peer: bare fit", [python, str(script), "peer-fit", package], project, env),
     ]
@@ -202,6 +223,12 @@ def goals(rows: int, steps: dict[str, Step]) -> list[str]:
         out.append(
             f"- train {train.seconds:.1f} s against 2 x bare fit {fit.seconds:.1f} s + 5 s"
             f" = {bound:.1f} s: {ok(train.seconds <= bound)}"
+        )
+    if train.ok and rows in TABLE_MB:
+        share = train.rss_mb / TABLE_MB[rows]
+        out.append(
+            f"- train peak RSS {train.rss_mb:,.0f} MB = {share:.2f}x the training table decoded"
+            f" by Arrow ({TABLE_MB[rows]:,.0f} MB; goal <= 3x): {ok(share <= 3)}"
         )
     if rows >= 20_000_000:
         adopt = steps["data adopt"]

@@ -48,7 +48,7 @@ from ..data.schema import (
     TIME,
     PilotSchema,
 )
-from ..features import build_transformer, feature_frame
+from ..features import build_transformer, categories_present, feature_frame
 from ..settings import ModelSettings, Settings
 from . import metrics
 from .estimators import build_estimator
@@ -62,7 +62,7 @@ PROFILE_ARTIFACT = "reference_profile.json"
 CURVE_SHARES = (0.25, 0.5, 1.0)  # the learning curve's points, shares of the training sample
 NULL_ROWS = 100_000  # the permutation null is fitted on at most this many training rows
 Progress = Callable[[str], None]
-# imported in a thread while the model fits (``train_from_table``)
+# imported on a thread while the table is read and the model fits (``train_from_table``)
 LOGGING_MODULES = (
     "mlflow.sklearn",
     "mlflow.models",
@@ -73,22 +73,17 @@ LOGGING_MODULES = (
 
 
 class Steps:
-    """Seconds per step of a run, in order (``train`` prints them at the end), a line for a
-    person before each long step, and work to start when a step begins (``when``)."""
+    """Seconds per step of a run, in order (``train`` prints them at the end), and a line for
+    a person before each long step."""
 
-    def __init__(
-        self, progress: Progress | None = None, when: dict[str, Callable[[], None]] | None = None
-    ) -> None:
+    def __init__(self, progress: Progress | None = None) -> None:
         self.seconds: dict[str, float] = {}
         self._progress = progress
-        self._when = dict(when or {})
 
     @contextmanager
     def __call__(self, name: str, doing: str | None = None) -> Iterator[None]:
         if doing and self._progress is not None:
             self._progress(f"train: {doing}")
-        if (begin := self._when.pop(name, None)) is not None:
-            begin()
         started = time.perf_counter()
         try:
             yield
@@ -106,8 +101,9 @@ class TrainResult:
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step (``Steps``)
 
 
-def build_pipeline(model: ModelSettings) -> Pipeline:
-    return Pipeline([("features", build_transformer()), ("model", build_estimator(model))])
+def build_pipeline(model: ModelSettings, categories: list[np.ndarray] | None = None) -> Pipeline:
+    transformer = build_transformer(categories)
+    return Pipeline([("features", transformer), ("model", build_estimator(model))])
 
 
 def holdout_metrics(
@@ -278,10 +274,10 @@ def fit(
         y_train = metrics.label(train_rows)
         if shuffle_labels:
             y_train = _shuffled(model, y_train)
-    pipeline = build_pipeline(model)
-    transformer, estimator = pipeline.named_steps["features"], pipeline.named_steps["model"]
     with steps("features", f"transforming {len(train_rows):,} training rows"):
         x_frame = feature_frame(train_rows)
+        pipeline = build_pipeline(model, categories_present(x_frame))
+        transformer, estimator = pipeline.named_steps["features"], pipeline.named_steps["model"]
         # as Pipeline.fit does: the same fitted steps, so the same model_sha256
         x_train = transformer.fit_transform(x_frame, y_train)
     doing = f"fitting {model.estimator} on {x_train.shape[0]:,} rows x {x_train.shape[1]} columns"
@@ -509,11 +505,13 @@ def train_from_table(
     """The `train` stage: the ingested training table (ingesting first when there is none).
 
     When lineage describes the table, only the columns the model needs are read, and the
-    rows' hash is the record's."""
+    rows' hash is the record's. MLflow's imports (about a second of a run's fixed cost) run on
+    a thread from the start: reading, splitting and fitting spend most of their time in native
+    code that releases the GIL, so the imports overlap them instead of following them."""
     with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(_logging_imports)
         described = table_lineage(settings)
-        overlap = Overlap(pool)
-        steps = Steps(progress, when={"fit": overlap.start})
+        steps = Steps(progress)
         needed = [*FEATURES, LABEL, *([TIME] if TIME else [])] if described else None
         with steps("read", "reading the training table"):
             frame = training_frame(settings, needed)
@@ -522,21 +520,6 @@ def train_from_table(
         if described is None:
             return train(settings, frame, shuffle_labels=shuffle_labels, steps=steps)
         return train(settings, frame, shuffle_labels, described, steps)
-
-
-class Overlap:
-    """Work for a thread from the moment the estimator starts fitting: the fits run in native
-    code that releases the GIL, so MLflow's imports (seconds of a run's fixed cost) overlap
-    them instead of following them, and stay off the steps before, which need the GIL."""
-
-    def __init__(self, pool: ThreadPoolExecutor) -> None:
-        self._pool = pool
-        self._started = False
-
-    def start(self) -> None:
-        if not self._started:
-            self._started = True
-            self._pool.submit(_logging_imports)
 
 
 def _logging_imports() -> None:
