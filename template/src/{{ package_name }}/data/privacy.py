@@ -35,8 +35,9 @@ def pseudonymise(value: object, key: bytes) -> object:
 
 def _macs(values: pa.Array, key: bytes) -> pa.Array:
     """HMAC-SHA256 of each value of a ``large_binary`` array, as hex text: the same as
-    ``pseudonymise`` (a null's slot is hashed like a value: callers mask it or have none). Arrow's own buffers go to ``keyed_hash`` (a large batch is shared
-    with worker processes), and the hex text is built in one go, not per value."""
+    ``pseudonymise`` (a null's slot is hashed like a value: callers mask it or have none).
+    Arrow's own buffers go to ``keyed_hash`` (a large batch is shared with worker processes),
+    and the hex text is built in one go, not per value."""
     count = len(values)
     _, offsets, data = values.buffers()
     positions = np.frombuffer(offsets, dtype=np.int64, count=count + 1, offset=8 * values.offset)
