@@ -8,6 +8,8 @@ ingest records) shows whether that is the data it was trained from; the gate ref
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -94,6 +96,22 @@ def same_data(recorded: str | None, frame: pd.DataFrame, content: str | None = N
     return recorded == data_hash(frame) or recorded == legacy_data_hash(frame)
 
 
+def not_comparable(pipeline: Any) -> str | None:
+    """Why a registered model cannot be scored on this contract's holdout (None: it can): a
+    champion trained before the contract changed (another table or label adopted) reads
+    other columns, or predicts for another task or other classes."""
+    missing = [str(c) for c in getattr(pipeline, "feature_names_in_", []) if c not in FEATURES]
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        return f"it reads columns this contract does not have ({', '.join(missing[:3])}{more})"
+    classes, known = getattr(pipeline, "classes_", None), metrics.CLASSES  # a regressor: none
+    if (classes is None) != (known is None):
+        return "it was trained for another task"
+    if classes is not None and known is not None and any(c not in known for c in classes):
+        return "it predicts classes this contract's label does not have"
+    return None
+
+
 def evaluate_version(
     settings: Settings, version: str, frame: pd.DataFrame | None = None
 ) -> Verdict:
@@ -131,8 +149,12 @@ def evaluate_version(
 
     champion_ref = find_alias(settings, settings.model.champion_alias)
     champion: float | None = None
+    foreign: str | None = None
     if champion_ref is not None:
-        champion = score(predict(load_pipeline(settings, champion_ref), test_rows))
+        champion_pipeline = load_pipeline(settings, champion_ref)
+        foreign = not_comparable(champion_pipeline)
+        if foreign is None:
+            champion = score(predict(champion_pipeline, test_rows))
 
     candidate = score(out)
     if candidate is None:
@@ -145,6 +167,7 @@ def evaluate_version(
         baseline_name=metrics.BASELINE,
         champion=champion,
         champion_version=champion_ref.version if champion_ref else None,
+        champion_foreign=foreign,
         slices=slice_scores(settings, test_rows, out, metric),
         same_data=same_data(ref.tags.get("data_sha256"), frame, content),
         holdout_rows=len(test_rows),

@@ -56,6 +56,8 @@ class Evaluation:
     baseline_name: str = "baseline"
     champion: float | None = None
     champion_version: str | None = None
+    # why the champion was not scored (trained under another contract); None: it was, or none
+    champion_foreign: str | None = None
     slices: dict[str, dict[str, SliceScore]] = field(default_factory=dict)
     same_data: bool = True
     holdout_rows: int = 0
@@ -230,7 +232,13 @@ def judge(ev: Evaluation, gate: GateSettings) -> Verdict:
     for column, groups in ev.slices.items():
         checks.extend(_slice_checks(ev, column, groups, gate))
     if ev.champion is None:
-        checks.append(Check("champion", True, None, None, "no champion yet"))
+        detail = "no champion yet"
+        if ev.champion_foreign is not None:  # nothing to compare with: judged on the rest
+            detail = (
+                f"champion version {ev.champion_version} is not comparable:"
+                f" {ev.champion_foreign} (trained under another contract)"
+            )
+        checks.append(Check("champion", True, None, None, detail))
     else:
         bar = ev.champion - gate.champion_tolerance
         checks.append(
