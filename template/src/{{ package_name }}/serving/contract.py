@@ -120,12 +120,17 @@ def _in_utc(value: datetime) -> datetime:
 
 
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A date, then optionally a time (T or a space) and an offset: pydantic would also read a
+# string of digits ("0", "1325376000") as a Unix time, which the schema does not allow.
+_TIME_TEXT = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
+)
 
 
 def _time_text(value: Any) -> Any:
-    if not isinstance(value, str):
+    text = value.strip() if isinstance(value, str) else None
+    if text is None or not _TIME_TEXT.fullmatch(text):
         raise ValueError("must be an ISO 8601 date or datetime string")
-    text = value.strip()
     return f"{text}T00:00:00" if _DATE_ONLY.fullmatch(text) else text
 
 
