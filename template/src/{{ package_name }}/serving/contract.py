@@ -119,19 +119,19 @@ def _in_utc(value: datetime) -> datetime:
         return value
 
 
-_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # A date, then optionally a time (T or a space) and an offset: pydantic would also read a
 # string of digits ("0", "1325376000") as a Unix time, which the schema does not allow.
 _TIME_TEXT = re.compile(
-    r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
+    r"\d{4}-\d{2}-\d{2}"
+    r"(?P<time>[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
 )
 
 
 def _time_text(value: Any) -> Any:
-    text = value.strip() if isinstance(value, str) else None
-    if text is None or not _TIME_TEXT.fullmatch(text):
+    found = _TIME_TEXT.fullmatch(value.strip()) if isinstance(value, str) else None
+    if found is None:
         raise ValueError("must be an ISO 8601 date or datetime string")
-    return f"{text}T00:00:00" if _DATE_ONLY.fullmatch(text) else text
+    return found[0] if found["time"] else f"{found[0]}T00:00:00"  # a date: midnight
 
 
 def _integer_key_as_text(value: Any) -> Any:
