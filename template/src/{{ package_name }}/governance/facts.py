@@ -134,7 +134,8 @@ class Facts:
         mean = "mean label" if TASK == "regression" else "positive rate"
         rule = (
             f"a group's MAE may not be clearly above {gate.max_slice_error_ratio:g} x the overall "
-            f"MAE, nor its mean residual clearly beyond +-{gate.max_slice_bias:g} x the MAE"
+            f"MAE, nor its mean residual clearly beyond the holdout's by +-{gate.max_slice_bias:g}"
+            " x the MAE"
             if TASK == "regression"
             else f"a group's {metric} may not be clearly below the model's overall figure minus "
             f"{gate.max_slice_gap:g}"

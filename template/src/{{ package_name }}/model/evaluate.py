@@ -49,7 +49,9 @@ def slice_scores(
 ) -> dict[str, dict[str, SliceScore]]:
     """Per gate slice column, each group's figure with its bootstrap bounds (None under
     ``min_slice_rows``). Classification: the gate metric. Regression: the group's MAE and
-    mean residual, each relative to the model's overall MAE."""
+    its mean residual less the overall mean residual, each relative to the model's overall
+    MAE: a holdout that is biased as a whole (the latest rows by time, say) biases every
+    group alike, which says nothing about any one group."""
     missing = [c for c in settings.gate.slices if c not in rows.columns]
     if missing:
         raise RegistryError(f"setting APP_GATE__SLICES: column '{missing[0]}' is not in the data")
@@ -58,6 +60,7 @@ def slice_scores(
     y_all = metrics.label(rows).to_numpy()
     residual = y_all - out_ if metrics.CLASSES is None else None
     overall_mae = float(np.mean(np.abs(residual))) if residual is not None else 0.0
+    mean_residual = float(np.mean(residual)) if residual is not None else 0.0
     out: dict[str, dict[str, SliceScore]] = {c: {} for c in gate.slices}
     ranked = metric == "roc_auc"
     for column in gate.slices:
@@ -75,7 +78,8 @@ def slice_scores(
                 out[column][group] = SliceScore(n, f.value, f.low, f.high)
             elif overall_mae > 0:
                 err = bootstrap.mean_figure(np.abs(residual[mask]) / overall_mae, level)
-                bias = bootstrap.mean_figure(residual[mask] / overall_mae, level)
+                offset = residual[mask] - mean_residual
+                bias = bootstrap.mean_figure(offset / overall_mae, level)
                 out[column][group] = SliceScore(
                     n, err.value, err.low, err.high, bias.value, bias.low, bias.high
                 )

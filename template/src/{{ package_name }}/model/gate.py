@@ -11,8 +11,8 @@ strong features; ``model/train.py``);
 not judged);
 (3) has no group of a slice column clearly worse than its own overall figure (the group's
 bootstrap bound beyond ``max_slice_gap``; classification by the gate metric, regression by
-error and bias relative to the overall MAE, never by within-group R², which mostly measures
-how spread out a group's labels are);
+error and by bias beyond the holdout's own, relative to the overall MAE, never by
+within-group R², which mostly measures how spread out a group's labels are);
 (4) is not worse than the champion beyond a tolerance; and
 (5) was measured on the data it was trained from (so the holdout really was held out).
 Thresholds come from ``settings.gate``.
@@ -32,9 +32,9 @@ NOT_DECLARED = "quality target not declared"
 class SliceScore:
     """One group of a slice column on the holdout. ``value`` is the gate metric
     (classification) or the MAE relative to the overall MAE (regression), with its bootstrap
-    bounds; ``bias`` (regression) is the mean residual (label - prediction) relative to the
-    overall MAE. None: the group is under ``min_slice_rows`` (or the figure is undefined),
-    reported but not judged."""
+    bounds; ``bias`` (regression) is the mean residual (label - prediction) less the
+    holdout's, relative to the overall MAE. None: the group is under ``min_slice_rows`` (or
+    the figure is undefined), reported but not judged."""
 
     rows: int
     value: float | None
@@ -205,8 +205,8 @@ def _error_check(
     column: str, judged: dict[str, SliceScore], gate: GateSettings, note: str
 ) -> Check:
     """Regression: a group fails when its MAE is clearly above ``max_slice_error_ratio`` x the
-    overall MAE, or its mean residual clearly beyond +-``max_slice_bias`` x the overall MAE
-    (systematic under- or over-prediction)."""
+    overall MAE, or its mean residual, less the holdout's, clearly beyond +-``max_slice_bias``
+    x the overall MAE (under- or over-predicted beyond the rest)."""
     ratio, bias = gate.max_slice_error_ratio, gate.max_slice_bias
     bad = []
     for g, s in sorted(judged.items()):
@@ -215,7 +215,7 @@ def _error_check(
         if (s.bias_low is not None and s.bias_low > bias) or (
             s.bias_high is not None and s.bias_high < -bias
         ):
-            bad.append(f"{g} bias {s.bias:+.2f} x overall MAE")
+            bad.append(f"{g} bias {s.bias:+.2f} x overall MAE beyond the holdout's")
     worst = max(judged, key=lambda g: judged[g].value or 0.0)
     detail = (
         "groups clearly off: " + "; ".join(bad)
