@@ -31,7 +31,7 @@ from ..settings import DataSettings, Settings
 from .columnar import decoded, split_table
 from .errors import DataError
 from .lineage import ContentHash, Lineage, content_hash
-from .privacy import apply_pii_policy, pii_policy, protect_table
+from .privacy import apply_pii_policy, pii_policy, protect_table_later
 from .quality import (
     FAILED,
     SOURCE,
@@ -222,9 +222,21 @@ class Chunk:
 
 def validate_chunk(frame: pd.DataFrame | pa.Table, job: ChunkJob) -> Chunk:
     """The chunk function: a conformed chunk validated (vectorised kernels, pandera on flagged
-    rows only) and its PII protected. The local and the Spark engine both run exactly this."""
+    rows only) and its PII protected. The local and the Spark engine both run exactly this
+    (the local one in two halves, ``start_chunk`` and the call it returns)."""
+    return start_chunk(frame, job)()
+
+
+def start_chunk(frame: pd.DataFrame | pa.Table, job: ChunkJob) -> Callable[[], Chunk]:
+    """``validate_chunk``, returned by the call this returns: an Arrow chunk's PII is hashed
+    by worker processes until then (``data.keyed_hash``)."""
     if isinstance(frame, pa.Table):
-        return _validate_table(frame, job)
+        return _start_table(frame, job)
+    chunk = _validate_frame(frame, job)
+    return lambda: chunk
+
+
+def _validate_frame(frame: pd.DataFrame, job: ChunkJob) -> Chunk:
     split = split_labeled(frame, job.label)
     keys: dict[bool, pa.Array] = {}
     accepted_keys = None
@@ -247,13 +259,13 @@ def validate_chunk(frame: pd.DataFrame | pa.Table, job: ChunkJob) -> Chunk:
     )
 
 
-def _validate_table(table: pa.Table, job: ChunkJob) -> Chunk:
+def _start_table(table: pa.Table, job: ChunkJob) -> Callable[[], Chunk]:
     """An Arrow chunk, by the Arrow kernels ``score`` runs (``data.columnar``): the same rows
     and reasons as ``split_labeled`` on its pandas form, without converting the accepted rows
     (most of a chunk) to pandas and back."""
     missing = label_missing_arrow(table[LABEL])
     contract = PilotSchema.to_schema()
-    unlabeled: pa.Table | None = None
+    unlabeled: Callable[[], pa.Table] | None = None
     # Dictionary columns (a pandas categorical written to Parquet) decoded: the training table
     # holds the contract's types, as the pandas path writes them.
     if not missing.any():
@@ -270,21 +282,27 @@ def _validate_table(table: pa.Table, job: ChunkJob) -> Chunk:
                 pa.field(SOURCE, pa.large_string()),
                 pa.repeat(pa.scalar(job.source, pa.large_string()), scored.accepted.num_rows),
             )
-            unlabeled = protect_table(named, job.settings)
+            unlabeled = protect_table_later(named, job.settings)
     keys: dict[bool, pa.Array] = {}
     accepted_keys = None
     if KEY is not None:
         for part in (True, False):
             keys[part] = _distinct_text(table[KEY].filter(pa.array(missing != part)))
         accepted_keys = _distinct_text(accepted[KEY]) if job.cross_source else None
-    return Chunk(
-        rows_read=table.num_rows,
-        accepted=protect_table(accepted, job.settings),
-        unlabeled=unlabeled,
-        quarantined=quarantined.assign(**{SOURCE: job.source}),
-        keys=keys,
-        accepted_keys=accepted_keys,
-    )
+    protected = protect_table_later(accepted, job.settings)
+    quarantined = quarantined.assign(**{SOURCE: job.source})
+
+    def finish() -> Chunk:
+        return Chunk(
+            rows_read=table.num_rows,
+            accepted=protected(),
+            unlabeled=None if unlabeled is None else unlabeled(),
+            quarantined=quarantined,
+            keys=keys,
+            accepted_keys=accepted_keys,
+        )
+
+    return finish
 
 
 def _distinct_text(values: pa.ChunkedArray) -> pa.Array:
@@ -302,9 +320,16 @@ def _distinct_text(values: pa.ChunkedArray) -> pa.Array:
 
 
 def validate_locally(chunks: Iterator[pd.DataFrame | pa.Table], job: ChunkJob) -> Iterator[Chunk]:
-    """The local engine: each chunk validated in this process as it is read."""
+    """The local engine: each chunk validated in this process as it is read, the next one
+    while worker processes hash the last one's PII."""
+    finish: Callable[[], Chunk] | None = None
     for frame in chunks:
-        yield validate_chunk(frame, job)
+        started = start_chunk(frame, job)
+        if finish is not None:
+            yield finish()
+        finish = started
+    if finish is not None:
+        yield finish()
 
 
 # An engine maps a source's conformed chunks, in order, to validated chunks, in order.

@@ -1,11 +1,14 @@
-"""HMAC-SHA256 of many short values, spread over this process and worker processes.
+"""HMAC-SHA256 of many short values, hashed by worker processes while this one goes on.
 
 hashlib holds the GIL while it hashes a short value (it lets go only above 2 KiB), so threads
-cannot share the work: a large batch of values (``SPREAD_FROM`` and more) is split between this
-process and ``cpu_count - 1`` workers. The module imports nothing beyond the standard library,
-because it is also the worker itself (``python -m <package>.data.keyed_hash``): a worker starts
-in a few milliseconds, on the first large batch of a run, and ends with the run. A worker that
-fails is never waited on for an answer: its share is hashed here instead, to the same values.
+cannot share the work: a large batch of values (``SPREAD_FROM`` and more) is split between
+``cpu_count`` worker processes, and ``macs_later`` returns at once. The caller validates the
+next chunk meanwhile, and its reading, writing and hashing threads get the GIL they need
+(this process hashing its own share starved them: ingest took a third longer). The module
+imports nothing beyond the standard library, because it is also the worker itself
+(``python -m <package>.data.keyed_hash``): a worker starts in a few milliseconds, on the first
+large batch of a run, and ends with the run. A worker that fails is never waited on for an
+answer: its share is hashed here instead, to the same values.
 
 Values travel as Arrow lays out binary: one buffer of bytes and ``count + 1`` int64 offsets.
 """
@@ -21,13 +24,14 @@ import subprocess
 import sys
 import threading
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
 _BLOCK = 64  # SHA-256's block size: HMAC pads (or first hashes) its key to this length
 DIGEST = hashlib.sha256().digest_size
-SPREAD_FROM = 50_000  # values in one batch from which workers take a share
-MAX_PROCESSES = 4  # this process and at most three workers
+SPREAD_FROM = 50_000  # values in one batch from which workers hash it
+MAX_PROCESSES = 4  # workers at most
 _HEAD = struct.Struct("<qqq")  # key length, values, data length
 
 
@@ -53,43 +57,56 @@ def macs(key: bytes, data: bytes | memoryview, offsets: Sequence[int]) -> bytes:
     return b"".join(map(mac, values))
 
 
-def spread_macs(key: bytes, data: bytes | memoryview, offsets: Sequence[int]) -> bytes:
-    """``macs``, with large batches shared between this process and the workers."""
+def macs_later(key: bytes, data: bytes | memoryview, offsets: Sequence[int]) -> Callable[[], bytes]:
+    """``macs`` of a large batch started on the workers, returned by the call this returns
+    (which waits for them); a small batch is hashed here and now. ``data`` must not change
+    until then."""
     count = len(offsets) - 1
-    # one batch at a time on the workers' pipes: a second thread hashes its batch itself
-    if count < SPREAD_FROM or not _IN_USE.acquire(blocking=False):
-        return macs(key, data, offsets)
-    try:
-        return _spread(key, data, offsets, _WORKERS.get())
-    finally:
-        _IN_USE.release()
-
-
-def _spread(
-    key: bytes, data: bytes | memoryview, offsets: Sequence[int], workers: list[_Worker]
-) -> bytes:
-    count = len(offsets) - 1
-    parts = len(workers) + 1
-    bounds = [count * i // parts for i in range(parts + 1)]
-    mine, *shares = itertools.pairwise(bounds)
-    sent = [
-        w.send(key, data, offsets[a : b + 1]) for w, (a, b) in zip(workers, shares, strict=True)
+    workers = _WORKERS.get() if count >= SPREAD_FROM else []
+    if not workers:
+        digests = macs(key, data, offsets)
+        return lambda: digests
+    bounds = [count * i // len(workers) for i in range(len(workers) + 1)]
+    shares = list(itertools.pairwise(bounds))
+    asked = [
+        w.ask(key, data, offsets[a : b + 1]) for w, (a, b) in zip(workers, shares, strict=True)
     ]
-    out = [macs(key, data, offsets[: mine[1] + 1])]  # this process's share, meanwhile
-    for worker, ok, (a, b) in zip(workers, sent, shares, strict=True):
-        answer = worker.receive(b - a) if ok else None
-        out.append(answer if answer is not None else macs(key, data, offsets[a : b + 1]))
-    return b"".join(out)
+
+    def collect() -> bytes:
+        out = []
+        for answer, (a, b) in zip(asked, shares, strict=True):
+            digests = answer.result()
+            out.append(digests if digests is not None else macs(key, data, offsets[a : b + 1]))
+        return b"".join(out)
+
+    return collect
 
 
 class _Worker:
-    """One worker process and its pipes; ``None`` from ``receive``: it failed."""
+    """One worker process, its pipes and the thread that talks to it: batches are sent and
+    their digests read in the order asked, so several may wait their turn. ``None`` for an
+    answer: the worker failed."""
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - this interpreter, this module
             [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         self.failed = False
+        self._pipes = ThreadPoolExecutor(1, thread_name_prefix="keyed-hash")
+
+    def ask(
+        self, key: bytes, data: bytes | memoryview, offsets: Sequence[int]
+    ) -> Future[bytes | None]:
+        return self._pipes.submit(self._answer, key, data, offsets)
+
+    def idle(self) -> None:
+        """Wait for the batches asked (their answers, or None when the worker failed)."""
+        self._pipes.shutdown(wait=True)
+
+    def _answer(self, key: bytes, data: bytes | memoryview, offsets: Sequence[int]) -> bytes | None:
+        if self.failed or not self.send(key, data, offsets):
+            return None
+        return self.receive(len(offsets) - 1)
 
     def send(self, key: bytes, data: bytes | memoryview, offsets: Sequence[int]) -> bool:
         start, end = offsets[0], offsets[-1]
@@ -128,7 +145,7 @@ class _Workers:
     def get(self) -> list[_Worker]:
         with self._lock:
             if self._workers is None:
-                count = min(os.cpu_count() or 1, MAX_PROCESSES) - 1
+                count = min(os.cpu_count() or 1, MAX_PROCESSES)
                 try:
                     self._workers = [_Worker() for _ in range(count)]
                 except OSError:  # no processes to be had: this process hashes alone
@@ -139,6 +156,7 @@ class _Workers:
 
     def close(self) -> None:
         for worker in self._workers or []:
+            worker.idle()
             try:
                 if worker.process.stdin is not None:
                     worker.process.stdin.close()  # end of input: the worker returns
@@ -148,7 +166,6 @@ class _Workers:
 
 
 _WORKERS = _Workers()
-_IN_USE = threading.Lock()
 
 
 def _read(pipe: IO[bytes], size: int) -> bytes | None:

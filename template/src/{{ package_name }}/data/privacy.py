@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ import pyarrow.compute as pc
 
 from ..settings import DataSettings, Settings
 from .errors import DataError
-from .keyed_hash import DIGEST, spread_macs
+from .keyed_hash import DIGEST, macs_later
 from .quality import CONTRACT_COLUMNS
 from .schema import PII_COLUMNS
 
@@ -34,37 +35,59 @@ def pseudonymise(value: object, key: bytes) -> object:
 
 
 def _macs(values: pa.Array, key: bytes) -> pa.Array:
+    return _macs_later(values, key)()
+
+
+def _macs_later(values: pa.Array, key: bytes) -> Callable[[], pa.Array]:
     """HMAC-SHA256 of each value of a ``large_binary`` array, as hex text: the same as
     ``pseudonymise`` (a null's slot is hashed like a value: callers mask it or have none).
-    Arrow's own buffers go to ``keyed_hash`` (a large batch is shared with worker processes),
-    and the hex text is built in one go, not per value."""
+    Arrow's own buffers go to ``keyed_hash`` (a large batch is hashed by worker processes
+    while the caller goes on; the call returned waits), and the hex text is built in one go,
+    not per value."""
     count = len(values)
     _, offsets, data = values.buffers()
     positions = np.frombuffer(offsets, dtype=np.int64, count=count + 1, offset=8 * values.offset)
-    digests = spread_macs(key, b"" if data is None else memoryview(data), positions.tolist())
-    text = digests.hex().encode()
-    hex_offsets = np.arange(0, _HEX * count + 1, _HEX, dtype=np.int64)
-    return pa.Array.from_buffers(
-        pa.large_string(), count, [None, pa.py_buffer(hex_offsets), pa.py_buffer(text)]
-    )
+    digests = macs_later(key, b"" if data is None else memoryview(data), positions.tolist())
+
+    def text() -> pa.Array:
+        hexed = digests().hex().encode()
+        hex_offsets = np.arange(0, _HEX * count + 1, _HEX, dtype=np.int64)
+        return pa.Array.from_buffers(
+            pa.large_string(), count, [None, pa.py_buffer(hex_offsets), pa.py_buffer(hexed)]
+        )
+
+    return text
 
 
 def pseudonymise_arrow(values: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
     """``pseudonymise`` of an Arrow text column, once per distinct value; nulls stay null.
     Any other type goes through pandas (``str`` of each value, as ``pseudonymise`` does)."""
+    return pseudonymise_arrow_later(values, key)()
+
+
+def pseudonymise_arrow_later(
+    values: pa.Array | pa.ChunkedArray, key: bytes
+) -> Callable[[], pa.Array]:
+    """``pseudonymise_arrow``, returned by the call this returns: a key-like column is hashed
+    by the workers until then."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks else pa.array([], values.type)
     if pa.types.is_dictionary(values.type):
         values = values.cast(values.type.value_type)
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         column = pseudonymise_column(pd.Series(values.to_pandas()), key)
-        return pa.array(column, pa.large_string(), from_pandas=True)
+        done = pa.array(column, pa.large_string(), from_pandas=True)
+        return lambda: done
     # a text's UTF-8 bytes are what str(v).encode() gives
     if _mostly_distinct(values):  # a key-like column: finding its distinct values saves nothing
-        hashed = _macs(values.cast(pa.large_binary()), key)  # a null's slot: hashed, then masked
-        return hashed if not values.null_count else pc.if_else(values.is_valid(), hashed, None)
+        hashed = _macs_later(values.cast(pa.large_binary()), key)  # a null's slot: hashed...
+        if not values.null_count:
+            return hashed
+        valid = values.is_valid()
+        return lambda: pc.if_else(valid, hashed(), None)  # ...then masked
     encoded = values.dictionary_encode()
-    return _macs(encoded.dictionary.cast(pa.large_binary()), key).take(encoded.indices)
+    distinct = _macs(encoded.dictionary.cast(pa.large_binary()), key).take(encoded.indices)
+    return lambda: distinct
 
 
 def _mostly_distinct(values: pa.Array) -> bool:
@@ -118,16 +141,25 @@ def apply_pii_policy(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return out
 
 
-def protect_table(table: pa.Table, settings: Settings) -> pa.Table:
-    """``apply_pii_policy`` on an Arrow table: the same columns and the same hashes."""
+def protect_table_later(table: pa.Table, settings: Settings) -> Callable[[], pa.Table]:
+    """``apply_pii_policy`` on an Arrow table (the same columns and the same hashes),
+    returned by the call this returns: a key-like column is hashed by worker processes until
+    then (``ingest`` validates the next chunk meanwhile)."""
     key = pii_key(settings)
+    hashed: dict[str, Callable[[], pa.Array]] = {}
     for column, action in pii_policy(settings.data).items():
         if column not in table.column_names:
             continue
-        where = table.column_names.index(column)
         if action == "drop":
-            table = table.remove_column(where)
+            table = table.drop_columns([column])
         else:
-            hashed = pseudonymise_arrow(table[column], key)
-            table = table.set_column(where, pa.field(column, pa.large_string()), hashed)
-    return table
+            hashed[column] = pseudonymise_arrow_later(table[column], key)
+
+    def protected() -> pa.Table:
+        out = table
+        for column, done in hashed.items():
+            where = out.column_names.index(column)
+            out = out.set_column(where, pa.field(column, pa.large_string()), done())
+        return out
+
+    return protected
