@@ -16,6 +16,7 @@ Values travel as Arrow lays out binary: one buffer of bytes and ``count + 1`` in
 from __future__ import annotations
 
 import atexit
+import binascii
 import hashlib
 import itertools
 import os
@@ -26,35 +27,40 @@ import threading
 from array import array
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, Any
+from typing import IO
 
 _BLOCK = 64  # SHA-256's block size: HMAC pads (or first hashes) its key to this length
-DIGEST = hashlib.sha256().digest_size
+HEX = 2 * hashlib.sha256().digest_size  # a digest's size as hex text
 SPREAD_FROM = 50_000  # values in one batch from which workers hash it
 MAX_PROCESSES = 4  # workers at most
 _HEAD = struct.Struct("<qqq")  # key length, values, data length
 
 
 def macs(key: bytes, data: bytes | memoryview, offsets: Sequence[int]) -> bytes:
-    """The HMAC-SHA256 digests of the values ``data[offsets[i]:offsets[i + 1]]``, end to end
-    (``DIGEST`` bytes each). RFC 2104 spelled out: the padded key's two SHA-256 states are
-    computed once and copied per value (a third of ``hmac``'s cost per call)."""
+    """The HMAC-SHA256 digests of the values ``data[offsets[i]:offsets[i + 1]]`` as hex text,
+    end to end (``HEX`` bytes each; hexed where they are hashed, in the workers). RFC 2104
+    spelled out: the padded key's two SHA-256 states are computed once and copied per value
+    (a third of ``hmac``'s cost per call)."""
     if len(key) > _BLOCK:
         key = hashlib.sha256(key).digest()
     padded = key.ljust(_BLOCK, b"\0")
     inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
     outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
 
-    def mac(value: memoryview, inner_copy: Any = inner.copy, outer_copy: Any = outer.copy) -> bytes:
+    # one plain loop over local names: a third less time per value than map over a closure
+    inner_copy, outer_copy = inner.copy, outer.copy
+    out: list[bytes] = []
+    append = out.append
+    ends = iter(offsets)
+    start = next(ends)
+    for end in ends:
         step = inner_copy()
-        step.update(value)
+        step.update(data[start:end])
         done = outer_copy()
         done.update(step.digest())
-        return bytes(done.digest())
-
-    view = memoryview(data)
-    values = map(view.__getitem__, map(slice, offsets[:-1], offsets[1:]))
-    return b"".join(map(mac, values))
+        append(done.digest())
+        start = end
+    return binascii.hexlify(b"".join(out))
 
 
 def macs_later(key: bytes, data: bytes | memoryview, offsets: Sequence[int]) -> Callable[[], bytes]:
@@ -126,7 +132,7 @@ class _Worker:
         pipe = self.process.stdout
         try:
             assert pipe is not None
-            answer = _read(pipe, count * DIGEST)
+            answer = _read(pipe, count * HEX)
         except (OSError, ValueError):
             answer = None
         if answer is None:

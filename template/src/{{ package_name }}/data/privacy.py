@@ -20,11 +20,10 @@ import pyarrow.compute as pc
 
 from ..settings import DataSettings, Settings
 from .errors import DataError
-from .keyed_hash import DIGEST, macs_later
+from .keyed_hash import HEX, macs_later
 from .quality import CONTRACT_COLUMNS
 from .schema import PII_COLUMNS
 
-_HEX = 2 * DIGEST
 DISTINCT_PROBE = 10_000  # values looked at to tell a key-like text column from a few-valued one
 
 
@@ -42,16 +41,16 @@ def _macs_later(values: pa.Array, key: bytes) -> Callable[[], pa.Array]:
     """HMAC-SHA256 of each value of a ``large_binary`` array, as hex text: the same as
     ``pseudonymise`` (a null's slot is hashed like a value: callers mask it or have none).
     Arrow's own buffers go to ``keyed_hash`` (a large batch is hashed by worker processes
-    while the caller goes on; the call returned waits), and the hex text is built in one go,
-    not per value."""
+    while the caller goes on; the call returned waits), and the hex text is built there in one
+    go, not per value."""
     count = len(values)
     _, offsets, data = values.buffers()
     positions = np.frombuffer(offsets, dtype=np.int64, count=count + 1, offset=8 * values.offset)
     digests = macs_later(key, b"" if data is None else memoryview(data), positions.tolist())
 
     def text() -> pa.Array:
-        hexed = digests().hex().encode()
-        hex_offsets = np.arange(0, _HEX * count + 1, _HEX, dtype=np.int64)
+        hexed = digests()
+        hex_offsets = np.arange(0, HEX * count + 1, HEX, dtype=np.int64)
         return pa.Array.from_buffers(
             pa.large_string(), count, [None, pa.py_buffer(hex_offsets), pa.py_buffer(hexed)]
         )
