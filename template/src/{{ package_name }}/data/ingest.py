@@ -379,7 +379,8 @@ def _ingest(
 ) -> IngestResult:
     rows = settings.batch.chunk_rows
     output, unlabeled_path = settings.training_table, unlabeled_table(settings)
-    table, spare = _ParquetSink(output), _ParquetSink(unlabeled_path)
+    hashed = [column for column, action in policy.items() if action == "hash"]
+    table, spare = _ParquetSink(output, hashed), _ParquetSink(unlabeled_path, hashed)
     table.clear_stale()
     spare.clear_stale()
     digest, window, keys = ContentHash(), _Window(), _Keys()
@@ -690,10 +691,16 @@ class _ParquetSink:
 
     Each chunk is encoded and written on a background thread (Arrow releases the GIL) while
     the next chunk is validated; a write that failed is reported, naming its chunk
-    (``where``), when the next one is handed over or when the table is closed."""
+    (``where``), when the next one is handed over or when the table is closed.
 
-    def __init__(self, path: Path) -> None:
+    ``hashed``: the PII columns written as hashes. Hex digests are all different and as
+    random as hex can be, so they get no dictionary, no compression and no min/max (and the
+    key no dictionary): a dictionary that overflows and a compressor that finds nothing were
+    a third of the writer's time, for 3% of the file."""
+
+    def __init__(self, path: Path, hashed: list[str] | None = None) -> None:
         self.path = path
+        self.hashed = hashed or []
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
         self.rows = 0
         self.empty = pd.DataFrame()  # the columns, for a run that accepts no row at all
@@ -715,7 +722,7 @@ class _ParquetSink:
         if self._writer is None:  # the first chunk fixes the schema (contract dtypes)
             self._created = not self.tmp.parent.exists()
             self.tmp.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self.tmp, table.schema)
+            self._writer = pq.ParquetWriter(self.tmp, table.schema, **self._options(table))
         else:
             table = table.cast(self._writer.schema)
         self._wait()
@@ -723,6 +730,16 @@ class _ParquetSink:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-write")
         self._pending = (self._thread.submit(self._writer.write_table, table), self.where)
         self.rows += len(rows)
+
+    def _options(self, table: pa.Table) -> dict[str, Any]:
+        columns = table.column_names
+        opaque = [c for c in self.hashed if c in columns]
+        distinct = {*opaque, *([KEY] if KEY is not None else [])}
+        return {
+            "use_dictionary": [c for c in columns if c not in distinct],
+            "write_statistics": [c for c in columns if c not in opaque],
+            "compression": {c: "none" if c in opaque else "snappy" for c in columns},
+        }
 
     def _wait(self) -> None:
         """The write handed over last, finished; its failure (a full disk) in one line."""
