@@ -31,7 +31,7 @@ from ..settings import DataSettings, Settings
 from .columnar import decoded, split_table
 from .errors import DataError
 from .lineage import ContentHash, Lineage, content_hash
-from .privacy import apply_pii_policy, pii_policy, protect_table_later
+from .privacy import apply_pii_policy, apply_pii_policy_later, pii_policy, protect_table_later
 from .quality import (
     FAILED,
     SOURCE,
@@ -228,15 +228,14 @@ def validate_chunk(frame: pd.DataFrame | pa.Table, job: ChunkJob) -> Chunk:
 
 
 def start_chunk(frame: pd.DataFrame | pa.Table, job: ChunkJob) -> Callable[[], Chunk]:
-    """``validate_chunk``, returned by the call this returns: an Arrow chunk's PII is hashed
-    by worker processes until then (``data.keyed_hash``)."""
+    """``validate_chunk``, returned by the call this returns: a chunk's key-like PII columns
+    are hashed by worker processes until then (``data.keyed_hash``)."""
     if isinstance(frame, pa.Table):
         return _start_table(frame, job)
-    chunk = _validate_frame(frame, job)
-    return lambda: chunk
+    return _start_frame(frame, job)
 
 
-def _validate_frame(frame: pd.DataFrame, job: ChunkJob) -> Chunk:
+def _start_frame(frame: pd.DataFrame, job: ChunkJob) -> Callable[[], Chunk]:
     split = split_labeled(frame, job.label)
     keys: dict[bool, pa.Array] = {}
     accepted_keys = None
@@ -245,18 +244,24 @@ def _validate_frame(frame: pd.DataFrame, job: ChunkJob) -> Chunk:
         for part in (True, False):
             keys[part] = pc.unique(_text(frame.loc[labeled == part, KEY]))
         accepted_keys = pc.unique(_text(split.accepted[KEY]))
-    unlabeled = None
+    unlabeled: Callable[[], pd.DataFrame] | None = None
     if split.unlabeled is not None and len(split.unlabeled):
         named = split.unlabeled.assign(**{SOURCE: job.source})
-        unlabeled = apply_pii_policy(named, job.settings)
-    return Chunk(
-        rows_read=split.rows_read,
-        accepted=apply_pii_policy(split.accepted, job.settings),
-        unlabeled=unlabeled,
-        quarantined=split.quarantined.assign(**{SOURCE: job.source}),
-        keys=keys,
-        accepted_keys=accepted_keys,
-    )
+        unlabeled = apply_pii_policy_later(named, job.settings)
+    protected = apply_pii_policy_later(split.accepted, job.settings)
+    quarantined = split.quarantined.assign(**{SOURCE: job.source})
+
+    def finish() -> Chunk:
+        return Chunk(
+            rows_read=split.rows_read,
+            accepted=protected(),
+            unlabeled=None if unlabeled is None else unlabeled(),
+            quarantined=quarantined,
+            keys=keys,
+            accepted_keys=accepted_keys,
+        )
+
+    return finish
 
 
 def _start_table(table: pa.Table, job: ChunkJob) -> Callable[[], Chunk]:

@@ -102,15 +102,26 @@ def _mostly_distinct(values: pa.Array) -> bool:
 def pseudonymise_column(series: pd.Series, key: bytes) -> pd.Series:
     """``pseudonymise`` of every value, computed once per distinct value (an HMAC per row
     was most of ingestion's time on large tables); missing values stay missing."""
+    return pseudonymise_column_later(series, key)()
+
+
+def pseudonymise_column_later(series: pd.Series, key: bytes) -> Callable[[], pd.Series]:
+    """``pseudonymise_column``, returned by the call this returns: a key-like text column is
+    hashed by the workers until then."""
     if isinstance(series.dtype, pd.StringDtype):
-        hashed = pseudonymise_arrow(pa.array(series, pa.large_string(), from_pandas=True), key)
-        return pd.Series(hashed.to_pandas(), index=series.index, dtype="str")
+        values = pa.array(series, pa.large_string(), from_pandas=True)
+        hashed = pseudonymise_arrow_later(values, key)
+        return lambda: pd.Series(hashed().to_pandas(), index=series.index, dtype="str")
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     values = np.asarray(uniques, dtype=object)  # plain Python values: iterating Arrow is slow
     macs = _macs(pa.array([str(v).encode() for v in values], pa.large_binary()), key)
     # code -1 (a missing value) is a null index: a null hash
-    hashed = macs.take(pa.array(codes, pa.int64(), mask=codes < 0))
-    return pd.Series(hashed.to_pandas(), index=series.index, dtype="str")
+    column = pd.Series(
+        macs.take(pa.array(codes, pa.int64(), mask=codes < 0)).to_pandas(),
+        index=series.index,
+        dtype="str",
+    )
+    return lambda: column
 
 
 def pii_policy(data: DataSettings) -> dict[str, str]:
@@ -130,14 +141,28 @@ def pii_key(settings: Settings) -> bytes:
 
 
 def apply_pii_policy(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    return apply_pii_policy_later(frame, settings)()
+
+
+def apply_pii_policy_later(frame: pd.DataFrame, settings: Settings) -> Callable[[], pd.DataFrame]:
+    """``apply_pii_policy``, returned by the call this returns: a key-like text column is
+    hashed by the workers until then (``ingest`` validates the next chunk meanwhile)."""
     key = pii_key(settings)
     policy = pii_policy(settings.data)
     dropped = [c for c, action in policy.items() if action == "drop" and c in frame.columns]
     out = frame.drop(columns=dropped)  # a new frame: the caller's is never changed
-    for column, action in policy.items():
-        if action != "drop" and column in out.columns:
-            out[column] = pseudonymise_column(out[column], key)
-    return out
+    hashed = {
+        column: pseudonymise_column_later(out[column], key)
+        for column, action in policy.items()
+        if action != "drop" and column in out.columns
+    }
+
+    def protected() -> pd.DataFrame:
+        for column, done in hashed.items():
+            out[column] = done()
+        return out
+
+    return protected
 
 
 def protect_table_later(table: pa.Table, settings: Settings) -> Callable[[], pa.Table]:
