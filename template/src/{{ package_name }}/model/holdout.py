@@ -32,12 +32,14 @@ MISSING_GROUP = "missing"  # the group of rows whose slice / protected value is 
 # Rows per chunk when scoring held-out rows: the transformed matrix of a chunk, not of the
 # whole holdout, is in memory at once (a 20M-row table holds out millions of rows).
 CHUNK_ROWS = 200_000
+MAX_RANKS = 1 << 16  # distinct instants that sort by rank (``time_order``)
+RANK_PROBE = 1_000_000  # rows looked at first: more distinct instants there, no ranks
 
 
 def split(model: ModelSettings, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Training and holdout rows; the gate judges every model on the same holdout."""
     if TIME is not None and TIME in frame.columns and len(frame) >= 2:
-        order = np.argsort(pd.to_datetime(frame[TIME]).to_numpy(), kind="stable")
+        order = time_order(frame[TIME])
         n_test = min(len(frame) - 1, max(1, math.ceil(len(frame) * model.test_size)))
         cut = len(frame) - n_test
         return frame.iloc[order[:cut]], frame.iloc[order[cut:]]
@@ -48,6 +50,20 @@ def split(model: ModelSettings, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
         stratify=metrics.stratify(frame),
     )
     return train_rows, test_rows
+
+
+def time_order(times: pd.Series) -> np.ndarray:
+    """The rows' positions in time order, ties in table order (a stable sort). A column of
+    few distinct instants (dates, hours: at most ``MAX_RANKS``) is sorted by each instant's
+    rank, in one radix pass over 16-bit ranks: the same order in half the time of comparing
+    the instants (over a second of ``train`` at 20M rows)."""
+    values = pd.to_datetime(times).to_numpy()
+    few = values.dtype.kind == "M" and not np.isnat(values).any()
+    if few and len(pd.unique(values[:RANK_PROBE])) <= MAX_RANKS:  # many there: no ranks
+        ranks, instants = pd.factorize(values, sort=True)
+        if len(instants) <= MAX_RANKS:
+            return np.argsort(ranks.astype(np.uint16), kind="stable")
+    return np.argsort(values, kind="stable")
 
 
 def holdout(model: ModelSettings, frame: pd.DataFrame) -> pd.DataFrame:
