@@ -31,6 +31,8 @@ from .holdout import (
 from .registry import RegistryError, find_alias, get_version, load_pipeline
 from .train import table_lineage
 
+MIN_CLASS_ROWS = 10  # rows of each class a group needs for its ranking metric to be judged
+
 
 def processed_frame(settings: Settings) -> pd.DataFrame:
     """The training table `ingest` wrote (validated then; here only its columns are checked)."""
@@ -68,10 +70,7 @@ def slice_scores(
         for group in sorted(set(labels.tolist())):
             mask = labels == group
             n = int(mask.sum())
-            if n < gate.min_slice_rows or (ranked and np.ptp(out_[mask]) == 0):
-                # A ranking metric is undefined where every score is equal: a group that one
-                # of the model's own features defines (the only one, say) cannot be ranked
-                # inside, which says nothing about fairness.
+            if n < gate.min_slice_rows or (ranked and not rankable(y_all[mask], out_[mask])):
                 out[column][group] = SliceScore(n, None)
             elif residual is None:
                 f = bootstrap.metric_figure(metric, y_all[mask], out_[mask], threshold, level, seed)
@@ -86,6 +85,19 @@ def slice_scores(
             else:  # a perfect model: no error to compare
                 out[column][group] = SliceScore(n, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0)
     return out
+
+
+def rankable(y: np.ndarray, scores: np.ndarray) -> bool:
+    """Whether a group's ranking metric has an interval worth judging. It is undefined where
+    every score is equal (a group that one of the model's own features defines, the only one,
+    say, cannot be ranked inside, which says nothing about fairness). With fewer than
+    ``MIN_CLASS_ROWS`` rows of a class, the bootstrap resamples the same few rows, and the
+    interval is far narrower than the truth: one positive row ranks the same in every
+    resample (MONICA's patients never hospitalized: 1,922 died, 3 lived)."""
+    if np.ptp(scores) == 0:
+        return False
+    counts = pd.Series(y).value_counts()
+    return len(counts) == 2 and int(counts.min()) >= MIN_CLASS_ROWS
 
 
 def same_data(recorded: str | None, frame: pd.DataFrame, content: str | None = None) -> bool:

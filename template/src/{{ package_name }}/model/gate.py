@@ -176,7 +176,8 @@ def _slice_checks(ev: Evaluation, column: str, groups: dict[str, SliceScore], ga
     judged = {g: s for g, s in groups.items() if s.value is not None}
     small = sorted(g for g, s in groups.items() if s.value is None)
     not_judged = (
-        f"; not judged (< {gate.min_slice_rows} rows, or scores constant in the group):"
+        f"; not judged (< {gate.min_slice_rows} rows, scores constant in the group, or too"
+        f" few rows of a class to rank):"
         f" {', '.join(small)}"
         if small
         else ""
