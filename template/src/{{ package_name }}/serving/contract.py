@@ -34,7 +34,7 @@ def _field(name: str, column: Any) -> tuple[Any, Any]:
     stated = checks(name)  # the contract's bounds and categories, read in one place
     bounds: dict[str, Any] = {k: stated[k] for k in ("ge", "le") if k in stated}
     if "isin" in stated:
-        py_type = Literal[tuple(stated["isin"])]
+        py_type = category_type(tuple(stated["isin"]))
     if py_type is float:
         bounds["allow_inf_nan"] = False
     # JSON numbers only, as the schema says: no "42" and no true; 60.0 is an integer.
@@ -58,6 +58,30 @@ def _field(name: str, column: Any) -> tuple[Any, Any]:
         # the way out (a default in the contract, as `data adopt` writes for such columns).
         return Annotated[py_type, BeforeValidator(_no_missing_number)], Field(..., **bounds)
     return py_type, Field(..., **bounds)
+
+
+def category_type(values: tuple[Any, ...]) -> Any:
+    """One of the contract's categories. Where they are booleans as text ("False", "True":
+    a CSV's booleans as pandas reads them, which is how `data adopt` records them), the JSON
+    booleans a caller holding the table in pandas sends are those categories too, and the
+    schema says so; a number is not."""
+    named: Any = Literal[values]
+    flags = tuple(value == "True" for value in values if value in ("False", "True"))
+    if not flags:
+        return named
+    return Annotated[
+        named | Literal[flags], BeforeValidator(_not_a_number), AfterValidator(_flag_as_text)
+    ]
+
+
+def _not_a_number(value: Any) -> Any:
+    if value.__class__ is int or value.__class__ is float:  # 1 == True: not a category
+        raise ValueError("must be one of the categories, as text or a JSON boolean")
+    return value
+
+
+def _flag_as_text(value: Any) -> Any:
+    return str(value) if isinstance(value, bool) else value
 
 
 def _no_missing_number(value: Any) -> Any:
