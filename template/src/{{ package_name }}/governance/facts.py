@@ -138,7 +138,8 @@ class Facts:
             " x the MAE"
             if TASK == "regression"
             else f"a group's {metric} may not be clearly below the model's overall figure minus "
-            f"{gate.max_slice_gap:g}"
+            f"{gate.max_slice_gap:g} (AUC: below the AUC within the column's groups, since pairs"
+            " across groups rank easily when the model reads the column)"
         )
         return (
             f"Held-out rows per value of each categorical feature (missing values form the "

@@ -74,7 +74,8 @@ def slice_scores(
                 out[column][group] = SliceScore(n, None)
             elif residual is None:
                 f = bootstrap.metric_figure(metric, y_all[mask], out_[mask], threshold, level, seed)
-                out[column][group] = SliceScore(n, f.value, f.low, f.high)
+                pairs = _pairs(y_all[mask]) if ranked else None
+                out[column][group] = SliceScore(n, f.value, f.low, f.high, pairs=pairs)
             elif overall_mae > 0:
                 err = bootstrap.mean_figure(np.abs(residual[mask]) / overall_mae, level)
                 offset = residual[mask] - mean_residual
@@ -98,6 +99,12 @@ def rankable(y: np.ndarray, scores: np.ndarray) -> bool:
         return False
     counts = pd.Series(y).value_counts()
     return len(counts) == 2 and int(counts.min()) >= MIN_CLASS_ROWS
+
+
+def _pairs(y: np.ndarray) -> int:
+    """Positive x negative rows: the pairs a group's AUC ranks."""
+    counts = pd.Series(y).value_counts()
+    return int(counts.iloc[0] * counts.iloc[1]) if len(counts) == 2 else 0
 
 
 def same_data(recorded: str | None, frame: pd.DataFrame, content: str | None = None) -> bool:

@@ -10,9 +10,10 @@ strong features; ``model/train.py``);
 (2) meets the quality target the owner declared (``min_metric``; not declared: reported,
 not judged);
 (3) has no group of a slice column clearly worse than its own overall figure (the group's
-bootstrap bound beyond ``max_slice_gap``; classification by the gate metric, regression by
-error and by bias beyond the holdout's own, relative to the overall MAE, never by
-within-group R², which mostly measures how spread out a group's labels are);
+bootstrap bound beyond ``max_slice_gap``; classification by the gate metric, AUC against the
+AUC within the column's groups; regression by error and by bias beyond the holdout's own,
+relative to the overall MAE, never by within-group R², which mostly measures how spread out
+a group's labels are);
 (4) is not worse than the champion beyond a tolerance; and
 (5) was measured on the data it was trained from (so the holdout really was held out).
 Thresholds come from ``settings.gate``.
@@ -20,6 +21,7 @@ Thresholds come from ``settings.gate``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -34,7 +36,8 @@ class SliceScore:
     (classification) or the MAE relative to the overall MAE (regression), with its bootstrap
     bounds; ``bias`` (regression) is the mean residual (label - prediction) less the
     holdout's, relative to the overall MAE. None: the group is under ``min_slice_rows`` (or
-    the figure is undefined), reported but not judged."""
+    the figure is undefined), reported but not judged. ``pairs`` (AUC): the group's positive
+    x negative rows, the pairs its AUC ranks."""
 
     rows: int
     value: float | None
@@ -43,6 +46,7 @@ class SliceScore:
     bias: float | None = None
     bias_low: float | None = None
     bias_high: float | None = None
+    pairs: int | None = None
 
 
 @dataclass(frozen=True)
@@ -188,18 +192,34 @@ def _slice_checks(ev: Evaluation, column: str, groups: dict[str, SliceScore], ga
     gap = gate.max_slice_gap
     if ev.slice_figure == "error":
         return [_error_check(column, judged, gate, not_judged)]
-    bar = ev.candidate - gap
+    within = within_groups((s.value, s.pairs) for s in judged.values())
+    if within is None:
+        reference, yardstick = ev.candidate, f"overall {ev.metric} {ev.candidate:.3f}"
+    else:
+        reference, yardstick = within, f"{ev.metric} within the groups {within:.3f}"
+    bar = reference - gap
     low = sorted(g for g, s in judged.items() if s.high is not None and s.high < bar)
     worst = min(judged, key=lambda g: judged[g].value or 0.0)
     if low:
-        detail = f"groups clearly below overall {ev.metric} {ev.candidate:.3f} - gap {gap:.3f}: "
+        detail = f"groups clearly below {yardstick} - gap {gap:.3f}: "
         detail += ", ".join(f"{g}={judged[g].value:.3f} (upper {judged[g].high:.3f})" for g in low)
     else:
         detail = (
-            f"no group clearly below overall {ev.candidate:.3f} - gap {gap:.3f} = {bar:.3f}"
+            f"no group clearly below {yardstick} - gap {gap:.3f} = {bar:.3f}"
             f" (worst {worst}={judged[worst].value:.3f})"
         )
     return [Check(f"slice {column}", not low, judged[worst].value, bar, detail + not_judged)]
+
+
+def within_groups(groups: Iterable[tuple[float | None, int | None]]) -> float | None:
+    """AUC over the pairs inside a column's groups, from each group's (AUC, pairs): what a
+    group's AUC is compared with (here and in live monitoring). The overall AUC also ranks
+    pairs across groups, which a column the model reads (late last month, say) separates
+    well, so every group of such a column ranks worse inside than the model does overall,
+    by construction. None: no pairs (not AUC)."""
+    weighted = [(value, pairs) for value, pairs in groups if value is not None and pairs]
+    total = sum(pairs for _, pairs in weighted)
+    return sum(value * pairs for value, pairs in weighted) / total if total else None
 
 
 def _error_check(

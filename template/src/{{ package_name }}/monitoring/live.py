@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .. import atomic
+from ..model.gate import within_groups
 from ..model.metrics import gate_metric
 from ..model.tasks import Metric, bootstrap_interval, live_metric, metric, score_of
 from ..settings import Settings
@@ -46,6 +47,7 @@ class Figure:
     high: float | None = None
     column: str = ""  # a slice column ("" for the whole version)
     group: str = ""
+    pairs: int | None = None  # AUC: positive x negative rows, the pairs it ranks
 
 
 @dataclass
@@ -109,7 +111,9 @@ def _figure(rows: list[dict[str, Any]], settings: Settings, interval: bool, **wh
         low, high = bootstrap_interval(
             labels, scores, settings.monitoring.bootstrap_resamples, settings.model.seed
         )
-    return Figure(rows=len(rows), value=value, low=low, high=high, **where)
+    counts = Counter(labels).most_common()
+    pairs = counts[0][1] * counts[1][1] if len(counts) == 2 else 0
+    return Figure(rows=len(rows), value=value, low=low, high=high, pairs=pairs, **where)
 
 
 def _below(m: Metric, value: float, bar: float) -> bool:
@@ -214,15 +218,21 @@ def _judge(
             )
     if gate_metric(gate) == m.name:
         # as the gate judges slices: a group clearly below the overall figure minus the gap
-        slice_bar = value - gate.max_slice_gap
-        for f in slices:
-            clear = f.high if f.high is not None else f.value
-            if f.value is not None and clear is not None and _below(m, clear, slice_bar):
-                out.append(
-                    f"version {version} slice {f.column}={f.group} live {m.name} {f.value:.3f}"
-                    f" clearly below overall {value:.3f} - gap {gate.max_slice_gap:g}"
-                    f" ({f.rows} rows)"
-                )
+        # (AUC: below the AUC within the column's groups, ``model/gate.py`` says why)
+        ranked = m.name == "roc_auc"
+        for column in dict.fromkeys(f.column for f in slices):
+            groups = [f for f in slices if f.column == column]
+            within = within_groups((f.value, f.pairs) for f in groups) if ranked else None
+            reference, named = (value, "overall") if within is None else (within, "within groups")
+            slice_bar = reference - gate.max_slice_gap
+            for f in groups:
+                clear = f.high if f.high is not None else f.value
+                if f.value is not None and clear is not None and _below(m, clear, slice_bar):
+                    out.append(
+                        f"version {version} slice {f.column}={f.group} live {m.name}"
+                        f" {f.value:.3f} clearly below {named} {reference:.3f}"
+                        f" - gap {gate.max_slice_gap:g} ({f.rows} rows)"
+                    )
     return out
 
 
