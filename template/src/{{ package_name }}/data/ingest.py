@@ -220,6 +220,28 @@ class Chunk:
     accepted_keys: pa.Array | None
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A chunk validated whose PII the workers may still be hashing: ``done`` waits for it."""
+
+    rows_read: int
+    accepted: Callable[[], pd.DataFrame | pa.Table]
+    unlabeled: Callable[[], pd.DataFrame | pa.Table] | None
+    quarantined: pd.DataFrame
+    keys: dict[bool, pa.Array]
+    accepted_keys: pa.Array | None
+
+    def done(self) -> Chunk:
+        return Chunk(
+            rows_read=self.rows_read,
+            accepted=self.accepted(),
+            unlabeled=None if self.unlabeled is None else self.unlabeled(),
+            quarantined=self.quarantined,
+            keys=self.keys,
+            accepted_keys=self.accepted_keys,
+        )
+
+
 def validate_chunk(frame: pd.DataFrame | pa.Table, job: ChunkJob) -> Chunk:
     """The chunk function: a conformed chunk validated (vectorised kernels, pandera on flagged
     rows only) and its PII protected. The local and the Spark engine both run exactly this
@@ -250,18 +272,7 @@ def _start_frame(frame: pd.DataFrame, job: ChunkJob) -> Callable[[], Chunk]:
         unlabeled = apply_pii_policy_later(named, job.settings)
     protected = apply_pii_policy_later(split.accepted, job.settings)
     quarantined = split.quarantined.assign(**{SOURCE: job.source})
-
-    def finish() -> Chunk:
-        return Chunk(
-            rows_read=split.rows_read,
-            accepted=protected(),
-            unlabeled=None if unlabeled is None else unlabeled(),
-            quarantined=quarantined,
-            keys=keys,
-            accepted_keys=accepted_keys,
-        )
-
-    return finish
+    return _Pending(split.rows_read, protected, unlabeled, quarantined, keys, accepted_keys).done
 
 
 def _start_table(table: pa.Table, job: ChunkJob) -> Callable[[], Chunk]:
@@ -296,18 +307,7 @@ def _start_table(table: pa.Table, job: ChunkJob) -> Callable[[], Chunk]:
         accepted_keys = _distinct_text(accepted[KEY]) if job.cross_source else None
     protected = protect_table_later(accepted, job.settings)
     quarantined = quarantined.assign(**{SOURCE: job.source})
-
-    def finish() -> Chunk:
-        return Chunk(
-            rows_read=table.num_rows,
-            accepted=protected(),
-            unlabeled=None if unlabeled is None else unlabeled(),
-            quarantined=quarantined,
-            keys=keys,
-            accepted_keys=accepted_keys,
-        )
-
-    return finish
+    return _Pending(table.num_rows, protected, unlabeled, quarantined, keys, accepted_keys).done
 
 
 def _distinct_text(values: pa.ChunkedArray) -> pa.Array:
