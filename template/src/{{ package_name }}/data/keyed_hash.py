@@ -4,7 +4,7 @@ hashlib holds the GIL while it hashes a short value (it lets go only above 2 KiB
 cannot share the work: a large batch of values (``SPREAD_FROM`` and more) is split between
 ``cpu_count`` worker processes, and ``macs_later`` returns at once. The caller validates the
 next chunk meanwhile, and its reading, writing and hashing threads get the GIL they need
-(this process hashing its own share starved them: ingest took a third longer). The module
+(while this process hashed a share of its own, they waited for it). The module
 imports nothing beyond the standard library, because it is also the worker itself
 (``python -m <package>.data.keyed_hash``): a worker starts in a few milliseconds, on the first
 large batch of a run, and ends with the run. A worker that fails is never waited on for an
