@@ -70,11 +70,11 @@ def slice_scores(
         for group in sorted(set(labels.tolist())):
             mask = labels == group
             n = int(mask.sum())
-            if n < gate.min_slice_rows or (ranked and not rankable(y_all[mask], out_[mask])):
+            pairs = ranked_pairs(y_all[mask], out_[mask]) if ranked else None
+            if n < gate.min_slice_rows or pairs == 0:
                 out[column][group] = SliceScore(n, None)
             elif residual is None:
                 f = bootstrap.metric_figure(metric, y_all[mask], out_[mask], threshold, level, seed)
-                pairs = _pairs(y_all[mask]) if ranked else None
                 out[column][group] = SliceScore(n, f.value, f.low, f.high, pairs=pairs)
             elif overall_mae > 0:
                 err = bootstrap.mean_figure(np.abs(residual[mask]) / overall_mae, level)
@@ -88,23 +88,20 @@ def slice_scores(
     return out
 
 
-def rankable(y: np.ndarray, scores: np.ndarray) -> bool:
-    """Whether a group's ranking metric has an interval worth judging. It is undefined where
-    every score is equal (a group that one of the model's own features defines, the only one,
-    say, cannot be ranked inside, which says nothing about fairness). With fewer than
-    ``MIN_CLASS_ROWS`` rows of a class, the bootstrap resamples the same few rows, and the
-    interval is far narrower than the truth: one positive row ranks the same in every
-    resample (MONICA's patients never hospitalized: 1,922 died, 3 lived)."""
+def ranked_pairs(y: np.ndarray, scores: np.ndarray) -> int:
+    """The pairs a group's ranking metric ranks (positive x negative rows), or 0 when its
+    interval is not worth judging. It is undefined where every score is equal (a group that
+    one of the model's own features defines, the only one, say, cannot be ranked inside,
+    which says nothing about fairness). With fewer than ``MIN_CLASS_ROWS`` rows of a class,
+    the bootstrap resamples the same few rows, and the interval is far narrower than the
+    truth: one positive row ranks the same in every resample (MONICA's patients never
+    hospitalized: 1,922 died, 3 lived)."""
     if np.ptp(scores) == 0:
-        return False
+        return 0
     counts = pd.Series(y).value_counts()
-    return len(counts) == 2 and int(counts.min()) >= MIN_CLASS_ROWS
-
-
-def _pairs(y: np.ndarray) -> int:
-    """Positive x negative rows: the pairs a group's AUC ranks."""
-    counts = pd.Series(y).value_counts()
-    return int(counts.iloc[0] * counts.iloc[1]) if len(counts) == 2 else 0
+    if len(counts) != 2 or int(counts.min()) < MIN_CLASS_ROWS:
+        return 0
+    return int(counts.iloc[0] * counts.iloc[1])
 
 
 def same_data(recorded: str | None, frame: pd.DataFrame, content: str | None = None) -> bool:
