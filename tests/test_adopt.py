@@ -407,8 +407,9 @@ def test_local_text_dates_are_read_in_their_own_order(fresh: Path, tmp_path: Pat
     source = write_csv(tmp_path / "opened.csv", rows)
     out = adopt(fresh, str(source), "--label", "y").stdout
     assert "opened: time (date-time values, written as DD.MM.YYYY) -> time" in out
-    config = (fresh / "config/pilot.toml").read_text()
-    assert 'date_formats = {"opened" = "%d.%m.%Y"}' in config
+    contract = (fresh / "src/churn_pilot/data/schema.py").read_text()
+    assert '"role": "time", "format": "%d.%m.%Y"' in contract
+    assert "date_formats" not in (fresh / "config/pilot.toml").read_text()  # one record
     ingested = uv_run(fresh, "churn-pilot", "ingest").stdout
     assert "300 accepted, 0 unlabeled, 0 quarantined" in ingested, ingested
 

@@ -1169,7 +1169,7 @@ def infer_contract(
     if times.time and times.parsed and times.parsed.parsed is not None:
         parsed[times.time] = times.parsed.parsed
         if times.parsed.form not in {"ISO 8601", "date-time values"}:
-            adoption.time_format = times.parsed.fmt  # the files source reads them with it
+            adoption.time_format = times.parsed.fmt  # the contract records it
     adoption.profile = profile(adoption, sample, parsed)
     return adoption
 
@@ -1328,6 +1328,8 @@ def render_schema(adoption: Adoption, source: str) -> str:
         if c.default is not None:
             args.append(f"default={_literal(c.default)}")
         meta = {"role": c.role} | ({"kind": c.kind} if c.kind else {})
+        if c.role == "time" and adoption.time_format:
+            meta["format"] = adoption.time_format  # data/roles.py TIME_FORMAT
         args.append("metadata=" + json.dumps(meta))
         body = "".join(f"        {a},\n" for a in args)
         comment = f"{c.source}: {c.reason} -> {c.action}"
@@ -1869,11 +1871,6 @@ def adopt(
             0, Decision("source", "CSV", fmt.describe(), "recorded in [data.csv] for ingest/score")
         )
     adoption.decisions[:0] = notes
-    files = config["sections"].get("data.sources.files")
-    time = next((c.source for c in adoption.of("time")), None)
-    if files is not None and time is not None and adoption.time_format:
-        why = "How its text dates are written: ingest reads them so, never guessing the order"
-        files.append((why, "date_formats", {time: adoption.time_format}))
     if target is None:
         adoption.decisions.append(
             Decision(

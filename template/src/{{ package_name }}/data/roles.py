@@ -29,6 +29,10 @@ POSITIVE: Any = getattr(schema, "POSITIVE", 1 if TASK == "binary" else None)
 PROTECTED_REVIEW: dict[str, str] = dict(getattr(schema, "PROTECTED_REVIEW", {}))
 # A key the contract marks ``pii: True`` is hashed wherever it is recorded (decisions, outcomes).
 KEY_IS_PII = schema.KEY is not None and bool(_meta(schema.KEY).get("pii"))
+# The event time's text form when the table writes it in a local one (``"%m/%d/%Y %H:%M"``:
+# `data adopt` records it in the column's metadata): a file source reads it so, never guessing
+# the order, and the API takes it besides ISO 8601. None: ISO 8601 or date-time values.
+TIME_FORMAT: str | None = _meta(schema.TIME).get("format") if schema.TIME is not None else None
 
 
 def same_label(value: Any, label: Any) -> bool:

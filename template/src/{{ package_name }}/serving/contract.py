@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
+from ..data.roles import TIME_FORMAT
 from ..data.samples import checks, sample_features
 from ..data.schema import FEATURES, KEY, TIME, PilotSchema
 
@@ -124,12 +125,27 @@ def _join_field(column: Any, py_type: type) -> tuple[Any, Any]:
     # string; pydantic would otherwise read a number as a Unix time.
     typed: Any = Annotated[py_type, Strict(), Field(**extra)]
     if py_type is datetime:
-        # A table's own time values, as ingest read them: a date (midnight UTC) or a datetime
-        # with a space separator, besides ISO 8601 with a T. Text only: never a Unix number.
-        typed = Annotated[
-            datetime, BeforeValidator(_time_text), AfterValidator(_in_utc), Field(**extra)
-        ]
+        typed = time_type(TIME_FORMAT)
     return typed | None, Field(default=None, description=desc)
+
+
+def time_type(local_form: str | None) -> Any:
+    """The event time: ISO 8601 text, or the table's own local form when the contract records
+    one (``"%m/%d/%Y %H:%M:%S"``, data/roles.py), so the rows a table holds are the rows the API
+    takes. A date is midnight, a naive time UTC; text only, never a Unix number."""
+    iso: Any = Annotated[datetime, BeforeValidator(_time_text), AfterValidator(_in_utc)]
+    pattern = local_pattern(local_form) if local_form else None
+    if local_form is None or pattern is None:
+        return iso
+    local = Annotated[str, Strict(), Field(pattern=pattern), AfterValidator(_read_as(local_form))]
+    return iso | local
+
+
+def _read_as(local_form: str) -> Any:
+    def read(value: str) -> datetime:
+        return datetime.strptime(value, local_form).replace(tzinfo=UTC)
+
+    return read
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -149,6 +165,45 @@ _TIME_TEXT = re.compile(
     r"\d{4}-\d{2}-\d{2}"
     r"(?P<time>[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
 )
+
+
+# A local form's pieces, with each month's own days so that the schema's pattern admits exactly
+# the dates that exist (a pattern admitting 31/02 would promise what the API then refuses).
+_MONTH_DAYS = (
+    (r"0?[13578]|1[02]", r"0?[1-9]|[12][0-9]|3[01]"),
+    (r"0?[469]|11", r"0?[1-9]|[12][0-9]|30"),
+    (r"0?2", r"0?[1-9]|1[0-9]|2[0-8]"),
+)
+_YEAR = r"[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000"  # 0001-9999
+_LEAP_YEAR = r"[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00"
+_CLOCK = {"%H": r"[01]?[0-9]|2[0-3]", "%M": r"[0-5]?[0-9]", "%S": r"[0-5]?[0-9]"}
+_SPECIAL = set(".^$*+?()[]{}|\\")
+
+
+def local_pattern(local_form: str) -> str | None:
+    """The regular expression (JSON Schema's, anchored) of the text ``local_form`` writes: the
+    forms `data adopt` records (day, month and year in any order, a clock to the minute or
+    second). None for any other directive: the API then takes ISO 8601 only."""
+    parts = [p for p in re.split(r"(%.)", local_form) if p]
+    directives = [p for p in parts if p.startswith("%") and p != "%%"]
+    if sorted(d for d in directives if d not in _CLOCK) != ["%Y", "%d", "%m"]:
+        return None
+    if len(set(directives)) != len(directives):
+        return None
+
+    def spelled(month: str, day: str, year: str) -> str:
+        pieces = {"%Y": year, "%m": month, "%d": day} | _CLOCK
+        return "".join(
+            f"(?:{pieces[p]})" if p in pieces else _literal("%" if p == "%%" else p) for p in parts
+        )
+
+    cases = [spelled(month, day, _YEAR) for month, day in _MONTH_DAYS]
+    cases.append(spelled(r"0?2", "29", _LEAP_YEAR))
+    return "^(?:" + "|".join(cases) + ")$"
+
+
+def _literal(text: str) -> str:
+    return "".join("\\" + c if c in _SPECIAL else c for c in text)
 
 
 def _time_text(value: Any) -> Any:

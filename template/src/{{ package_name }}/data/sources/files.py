@@ -12,8 +12,18 @@ import pyarrow.parquet as pq
 
 from ...settings import Settings
 from ..errors import DataError
+from ..roles import TIME_FORMAT
+from ..schema import RENAMES, TIME
 
 READERS = {".csv": "CSV", ".parquet": "Parquet"}
+
+
+def _contract_formats() -> dict[str, str]:
+    """The event time's local text form the contract records, under the file's column name."""
+    if TIME is None or TIME_FORMAT is None:
+        return {}
+    source = next((s for s, c in RENAMES.items() if c == TIME), TIME)
+    return {source: TIME_FORMAT}
 
 
 class FileSource:
@@ -23,7 +33,7 @@ class FileSource:
         self.path = settings.path(settings.data.sources.files.path)
         self.label = f"file {self.path}"
         self.csv = settings.data.csv
-        self.date_formats = settings.data.sources.files.date_formats
+        self.date_formats = _contract_formats() | settings.data.sources.files.date_formats
 
     def _check(self) -> str:
         kind = READERS.get(self.path.suffix.lower())
