@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    WithJsonSchema,
     create_model,
 )
 from pydantic.config import JsonDict
@@ -115,37 +116,48 @@ def _filled_with(fill: Any) -> Any:
 
 def _join_field(column: Any, py_type: type) -> tuple[Any, Any]:
     """An optional join field (key, event time): logged for outcomes, never a model input."""
+    desc = "Optional; recorded in the decision log to join outcomes, never a model input"
+    typed = time_type(TIME_FORMAT) if py_type is datetime else key_type(column)
+    return typed | None, Field(default=None, description=desc)
+
+
+def key_type(column: Any) -> Any:
+    """The entity key: text, matching the contract's pattern if it states one. A table keyed
+    by integers takes a JSON integer too, and the schema says both; the key is logged as text
+    either way, as outcomes name it. JSON types as the schema says (strict): no 1.0, no true."""
     pattern = next(
         ((c.statistics or {}).get("pattern") for c in column.checks if c.name == "str_matches"),
         None,
     )
-    extra: dict[str, Any] = {"pattern": pattern} if py_type is str and pattern else {}
-    desc = "Optional; recorded in the decision log to join outcomes, never a model input"
-    # JSON types as the schema says (strict): a key is a string, an event time an ISO 8601
-    # string; pydantic would otherwise read a number as a Unix time.
-    typed: Any = Annotated[py_type, Strict(), Field(**extra)]
-    if py_type is datetime:
-        typed = time_type(TIME_FORMAT)
-    return typed | None, Field(default=None, description=desc)
+    extra: dict[str, Any] = {"pattern": pattern} if pattern else {}
+    typed: Any = Annotated[str, Strict(), Field(**extra)]
+    if not str(column.dtype).startswith("int"):
+        return typed
+    stated = {"anyOf": [{"type": "string"} | extra, {"type": "integer"}]}
+    return Annotated[typed, BeforeValidator(_integer_key_as_text), WithJsonSchema(stated)]
 
 
 def time_type(local_form: str | None) -> Any:
     """The event time: ISO 8601 text, or the table's own local form when the contract records
     one (``"%m/%d/%Y %H:%M:%S"``, data/roles.py), so the rows a table holds are the rows the API
     takes. A date is midnight, a naive time UTC; text only, never a Unix number."""
-    iso: Any = Annotated[datetime, BeforeValidator(_time_text), AfterValidator(_in_utc)]
     pattern = local_pattern(local_form) if local_form else None
     if local_form is None or pattern is None:
-        return iso
-    local = Annotated[str, Strict(), Field(pattern=pattern), AfterValidator(_read_as(local_form))]
-    return iso | local
+        return Annotated[datetime, BeforeValidator(_time_text), AfterValidator(_in_utc)]
+    written = re.compile(pattern[1:-1])  # the schema's pattern, unanchored for fullmatch
+    form = local_form
 
+    def either(value: Any) -> Any:
+        if isinstance(value, str) and written.fullmatch(value):
+            return datetime.strptime(value, form)
+        return _time_text(value, f", or a time written as {form}")
 
-def _read_as(local_form: str) -> Any:
-    def read(value: str) -> datetime:
-        return datetime.strptime(value, local_form).replace(tzinfo=UTC)
-
-    return read
+    stated = {
+        "anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "pattern": pattern}]
+    }
+    return Annotated[
+        datetime, BeforeValidator(either), AfterValidator(_in_utc), WithJsonSchema(stated)
+    ]
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -206,15 +218,15 @@ def _literal(text: str) -> str:
     return "".join("\\" + c if c in _SPECIAL else c for c in text)
 
 
-def _time_text(value: Any) -> Any:
+def _time_text(value: Any, or_else: str = "") -> Any:
     found = _TIME_TEXT.fullmatch(value.strip()) if isinstance(value, str) else None
     if found is None:
-        raise ValueError("must be an ISO 8601 date or datetime string")
+        raise ValueError(f"must be an ISO 8601 date or datetime string{or_else}")
     return found[0] if found["time"] else f"{found[0]}T00:00:00"  # a date: midnight
 
 
 def _integer_key_as_text(value: Any) -> Any:
-    return str(value) if value.__class__ is int else value  # not bool
+    return str(value) if value.__class__ is int else value  # not a bool, not 1.0
 
 
 def _json_number(value: Any) -> Any:
@@ -228,11 +240,6 @@ def _build_features_model() -> type[BaseModel]:
     fields = {name: _field(name, columns[name]) for name in FEATURES}
     if KEY is not None:
         fields[KEY] = _join_field(columns[KEY], str)
-        if str(columns[KEY].dtype).startswith("int"):
-            # A table keyed by integers: callers send the key as a JSON integer or as text;
-            # it is logged as text either way, as outcomes name it.
-            typed, info = fields[KEY]
-            fields[KEY] = (Annotated[typed, BeforeValidator(_integer_key_as_text)], info)
     if TIME is not None:
         fields[TIME] = _join_field(columns[TIME], datetime)
     example: JsonDict = sample_features()
