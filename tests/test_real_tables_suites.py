@@ -4,8 +4,7 @@ A file of its own (its own generated pilot), so that under `--dist loadfile` the
 the real-table tier can run on different workers. For each table of `FULL_SUITE` the pilot is
 put back to its generated state, the table is adopted with default flags, and the pilot's own
 checks run on the adopted contract: ruff, ruff format and its whole pytest suite, with the
-schemathesis fuzz tier. A failing
-table names its failing tests.
+schemathesis fuzz tier. A failing table names its failing tests.
 """
 
 from __future__ import annotations
