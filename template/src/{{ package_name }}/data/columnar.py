@@ -255,11 +255,19 @@ def _pandas_column(array: arrow.ChunkedArray, column: Any) -> tuple[arrow.Chunke
     """The pandas path's coercion and checks, for a column Arrow cannot mirror."""
     series, bad = vector_column(array.to_pandas(), column)
     flags = [arrow.array(np.asarray(bad, dtype=bool))]
+    # The contract's type where Arrow would infer none (no rows left, or no value in them),
+    # so that the chunk's accepted rows concatenate with the rows pandera judged.
+    target = _target(column) or arrow.null()
     try:
-        return arrow.chunked_array([arrow.Array.from_pandas(series)]), flags
+        values = arrow.Array.from_pandas(series)
     except (arrow.ArrowInvalid, arrow.ArrowTypeError):
         # Coercion failed (flagged rows): only a pass that flags nothing keeps its columns.
-        return arrow.chunked_array([arrow.nulls(len(series))]), flags
+        return arrow.chunked_array([arrow.nulls(len(series), type=target)]), flags
+    if arrow.types.is_null(values.type):
+        values = values.cast(target)
+    if isinstance(values, arrow.ChunkedArray):  # a column pandas keeps in Arrow: as it is
+        return values, flags  # (re-wrapping one with no chunk would lose its type)
+    return arrow.chunked_array([values]), flags
 
 
 _ESCAPE = re.compile(r"\\(.)")

@@ -17,6 +17,7 @@ import pandas as pd
 
 PROFILE = Path(__file__).with_name("profile.json")
 MODEL_SEED = 20260101  # the fixture label's fixed random model of the features
+SCORE_SPREAD = 2.5  # about the standard deviation of that model's score (``generate``'s z)
 
 
 def load_profile(path: Path = PROFILE) -> dict[str, Any] | None:
@@ -56,22 +57,28 @@ def _with_nulls(
     return out
 
 
-def _score(frame: pd.DataFrame, features: list[str], rng: np.random.Generator) -> np.ndarray:
-    """A fixed random model of the features: what the fixture label depends on."""
+def _score(
+    frame: pd.DataFrame, specs: dict[str, dict[str, Any]], rng: np.random.Generator
+) -> np.ndarray:
+    """A fixed random model of the features (``specs``: each feature's profile): what the
+    fixture label depends on. It reads the profile, not the rows drawn, so every draw follows
+    the same relation: a category's effect does not depend on which categories a small draw
+    happens to hold, nor a number's scale on the draw's own spread."""
     z = np.zeros(len(frame))
-    for col in features:
+    for col, spec in specs.items():
         values = frame[col]
-        numeric = pd.to_numeric(values, errors="coerce")
-        if numeric.notna().mean() > 0.5 and values.map(lambda v: not isinstance(v, str)).all():
-            x = numeric.fillna(numeric.median()).to_numpy(dtype=float)
+        if spec["kind"] == "numeric":
+            qs = np.asarray(spec["quantiles"], dtype=float)  # evenly spaced: their spread
+            center, scale = float(np.mean(qs)), float(np.std(qs)) or 1.0  # is the column's
+            x = pd.to_numeric(values, errors="coerce").fillna(center).to_numpy(dtype=float)
             weight = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 1.5)  # every feature matters
-            z += weight * (x - x.mean()) / (x.std() or 1.0)
+            z += weight * np.clip((x - center) / scale, -3.0, 3.0)
         else:
-            levels = sorted(values.dropna().astype(str).unique())
+            levels = sorted(str(level) for level in spec["shares"])
             spread = rng.permutation(np.linspace(-1.0, 1.0, len(levels)))
             effects = dict(zip(levels, spread, strict=True))
-            z += values.map(effects).astype(float).fillna(0.0).to_numpy()
-    return np.asarray(z / max(np.sqrt(len(features)), 1.0))
+            z += values.astype(str).map(effects).astype(float).fillna(0.0).to_numpy()
+    return np.asarray(z / max(np.sqrt(len(specs)), 1.0))
 
 
 def generate(profile: dict[str, Any], rows: int, seed: int, end: pd.Timestamp) -> pd.DataFrame:
@@ -80,7 +87,7 @@ def generate(profile: dict[str, Any], rows: int, seed: int, end: pd.Timestamp) -
     out: dict[str, Any] = {}
     ids = np.arange(1, rows + 1)
     label_name, label_spec = "", {}
-    features: list[str] = []
+    features: dict[str, dict[str, Any]] = {}
     for name, spec in profile["columns"].items():
         kind, nulls = spec["kind"], float(spec.get("null_share", 0.0))
         if spec["role"] == "label":
@@ -101,8 +108,8 @@ def generate(profile: dict[str, Any], rows: int, seed: int, end: pd.Timestamp) -
             if spec.get("numeric"):  # a few-valued numeric column (e.g. sex coded 1/2)
                 drawn = drawn.astype(float)
             out[name] = _with_nulls(drawn, nulls, rng)
-        if spec["role"] == "feature":
-            features.append(name)
+        if spec["role"] == "feature" and kind in {"numeric", "categorical"}:
+            features[name] = spec
     frame = pd.DataFrame(out)
     # The label's model is the same for every seed (its own generator): rows drawn with
     # another seed follow the relation a model trained on the first ones learned.
@@ -129,9 +136,15 @@ def _spread(values: pd.Series, z: np.ndarray) -> pd.Series:
 
 def _label(spec: dict[str, Any], z: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     order = np.argsort(np.argsort(z)) / max(len(z) - 1, 1)  # rank of each row, 0..1
-    if spec["kind"] == "numeric":  # regression: the label's own quantiles, in score order
+    if spec["kind"] == "numeric":
+        # Regression: linear in the score, at the label's own centre and spread and within its
+        # range. (Its quantiles in score order would make a skewed label, sales or wages, a
+        # steep curve of the score that a few thousand rows cannot teach: the gate would
+        # rightly refuse every model trained on them.)
         qs = np.asarray(spec["quantiles"], dtype=float)
-        return np.asarray(np.interp(order, np.linspace(0, 1, len(qs)), qs))
+        centre, spread = float(np.mean(qs)), float(np.std(qs)) or 1.0
+        values = np.clip(centre + spread * z / SCORE_SPREAD, qs[0], qs[-1])
+        return np.round(values) if spec.get("integer") else np.round(values, 4)
     shares = spec["shares"]
     classes = list(shares)
     cuts = np.cumsum([float(shares[c]) for c in classes])[:-1]

@@ -66,24 +66,25 @@ def category_type(values: tuple[Any, ...]) -> Any:
     """One of the contract's categories. Where they are booleans as text ("False", "True":
     a CSV's booleans as pandas reads them, which is how `data adopt` records them), the JSON
     booleans a caller holding the table in pandas sends are those categories too, and the
-    schema says so; a number is not."""
+    schema says so; a number is not. One validator, so a refusal names the field alone."""
     named: Any = Literal[values]
-    flags = tuple(value == "True" for value in values if value in ("False", "True"))
+    flags = [value == "True" for value in values if value in ("False", "True")]
     if not flags:
         return named
-    return Annotated[
-        named | Literal[flags], BeforeValidator(_not_a_number), AfterValidator(_flag_as_text)
-    ]
+    stated = {
+        "anyOf": [
+            {"enum": list(values), "type": "string"},
+            {"enum": flags, "type": "boolean"},
+        ]
+    }
+    return Annotated[named, BeforeValidator(_flag_as_text(flags)), WithJsonSchema(stated)]
 
 
-def _not_a_number(value: Any) -> Any:
-    if value.__class__ is int or value.__class__ is float:  # 1 == True: not a category
-        raise ValueError("must be one of the categories, as text or a JSON boolean")
-    return value
+def _flag_as_text(flags: list[bool]) -> Any:
+    def as_text(value: Any) -> Any:  # a bool that is one of the categories; 1 is not True
+        return str(value) if isinstance(value, bool) and value in flags else value
 
-
-def _flag_as_text(value: Any) -> Any:
-    return str(value) if isinstance(value, bool) else value
+    return as_text
 
 
 def _no_missing_number(value: Any) -> Any:
