@@ -228,7 +228,7 @@ REQUIRED_TRAITS = {
 
 # Tables whose pilot runs its FULL own suite: chosen for diversity (no key, word labels,
 # regression with unlabeled rows, text multiclass with missing protected values, wide, integer
-# multiclass).
+# multiclass, True/False columns).
 FULL_SUITE = [
     "sklearn-breast_cancer",  # no key at all, names with spaces, 0/1 label
     "AER-HMDA",  # yes/no label, protected attributes under short names (afam, single)
@@ -236,4 +236,5 @@ FULL_SUITE = [
     "palmerpenguins",  # text multiclass, missing values in a protected attribute (sex)
     "vega-seattle-weather",  # a date column (time-aware holdout), text classes, skewed
     "sklearn-wine",  # integer multiclass, small, names with slashes
+    "causaldata-restaurant_inspections",  # True/False columns: JSON booleans in the API
 ]

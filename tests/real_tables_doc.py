@@ -2,7 +2,7 @@
 
 `SHIPSHAPE_WRITE_REAL_TABLES_DOC=1 .venv/bin/python -m pytest -m real_tables -p no:xdist`
 runs the tier and rewrites the generated sections: `path` (tests/test_real_tables.py, one row
-per corpus table) and `suites` (tests/test_real_tables_suites.py, the pilot's own suite on six
+per corpus table) and `suites` (tests/test_real_tables_suites.py, the pilot's own suite on seven
 tables). Text outside the markers is kept. Each module writes its own section under a file lock,
 so the two modules may finish on different workers.
 """
@@ -174,7 +174,7 @@ def render_suites(records: dict[str, dict[str, Any]]) -> str:
     from .real_tables import FULL_SUITE
 
     lines = [
-        f"## The pilot's own suite on six tables\n\n{_stamp(records)}. After `data adopt`, "
+        f"## The pilot's own suite on seven tables\n\n{_stamp(records)}. After `data adopt`, "
         "the pilot's ruff, ruff format and its whole pytest suite with its schemathesis fuzz "
         "tier, unchanged.\n",
         "| table | task | passed | failed | skipped | s | cpu s | failing tests |",

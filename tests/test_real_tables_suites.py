@@ -1,4 +1,4 @@
-"""Issue 22: the pilot's FULL own suite, unchanged, on six real tables chosen for diversity.
+"""Issue 22: the pilot's FULL own suite, unchanged, on seven real tables chosen for diversity.
 
 A file of its own (its own generated pilot), so that under `--dist loadfile` the two halves of
 the real-table tier can run on different workers. For each table of `FULL_SUITE` the pilot is
