@@ -175,8 +175,7 @@ def render_suites(records: dict[str, dict[str, Any]]) -> str:
 
     lines = [
         f"## The pilot's own suite on seven tables\n\n{_stamp(records)}. After `data adopt`, "
-        "the pilot's ruff, ruff format and its whole pytest suite with its schemathesis fuzz "
-        "tier, unchanged.\n",
+        "the pilot's ruff, ruff format and its whole pytest suite, unchanged.\n",
         "| table | task | passed | failed | skipped | s | cpu s | failing tests |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
